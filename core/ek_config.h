@@ -1,0 +1,48 @@
+/* edgekey core: configuration.
+ *
+ * Sources, later ones win:
+ *   1. the file named by EDGEKEY_CONF, else /etc/edgekey/edgekey.conf
+ *      (a missing default file is fine; a missing EDGEKEY_CONF file is an error)
+ *   2. environment: EDGEKEY_TCTI, EDGEKEY_STORE
+ *   3. overrides set by a face (provider params from openssl.cnf,
+ *      x-init-reserved from a p11-kit module file) before first use.
+ *
+ * File syntax: "key = value" lines, '#' comments, blank lines ignored.
+ * Keys: tcti, store, token (default token label), rsa_min_bits (>= 2048,
+ * smaller values are refused), allow_ec (yes/no), log_level (0..3). */
+#ifndef EK_CONFIG_H
+#define EK_CONFIG_H
+
+#include <stdbool.h>
+#include "ek_error.h"
+
+#define EK_DEFAULT_CONF "/etc/edgekey/edgekey.conf"
+#define EK_DEFAULT_STORE "/var/lib/edgekey"
+#define EK_DEFAULT_TOKEN "edge"
+
+typedef struct ek_config {
+    char tcti[512];        /* "" means the TCTI loader's default */
+    char store[1024];      /* store root directory */
+    char token[33];        /* default token label for new keys */
+    unsigned rsa_min_bits; /* >= 2048 */
+    bool allow_ec;
+    int log_level;
+} ek_config;
+
+/* Record an override (key as in the file). Must be called before the first
+ * ek_config_get(); returns EK_ERR_INVALID for an unknown key or bad value. */
+ek_rc ek_config_set(const char *key, const char *value);
+
+/* Load (once per process, thread-safe) and return the configuration.
+ * On a broken file returns NULL and sets ek_last_error. */
+const ek_config *ek_config_get(void);
+
+/* Parse one file into cfg (used by ek_config_get and by unit tests). */
+ek_rc ek_config_parse_file(const char *path, ek_config *cfg);
+ek_rc ek_config_parse_line(ek_config *cfg, const char *line, unsigned lineno, const char *path);
+void ek_config_defaults(ek_config *cfg);
+
+/* Forget the loaded configuration and overrides (tests only). */
+void ek_config_reset(void);
+
+#endif

@@ -1,0 +1,44 @@
+/* edgekey core: the TSS2 PRIVATE KEY codec (TPM2 key file ASN.1 shared with
+ * tpm2-openssl, openssl_tpm2_engine and tpm2-tools' tpm2_encodeobject).
+ *
+ *   TPMKey ::= SEQUENCE {
+ *     type      OBJECT IDENTIFIER,            -- 2.23.133.10.1.3 loadable key
+ *     emptyAuth [0] EXPLICIT BOOLEAN OPTIONAL,
+ *     policy    [1] EXPLICIT SEQUENCE OF TPMPolicy OPTIONAL,
+ *     secret    [2] EXPLICIT OCTET STRING OPTIONAL,
+ *     parent    INTEGER,
+ *     pubkey    OCTET STRING,                 -- marshalled TPM2B_PUBLIC
+ *     privkey   OCTET STRING }                -- marshalled TPM2B_PRIVATE
+ *
+ * Built with OpenSSL ASN1 templates. Pure: no TPM. Keys with policy or
+ * secret (importable keys) are refused with EK_ERR_UNSUPPORTED. */
+#ifndef EK_KEYFILE_H
+#define EK_KEYFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <tss2/tss2_tpm2_types.h>
+#include "ek_error.h"
+
+#define EK_TSS2_PEM_LABEL "TSS2 PRIVATE KEY"
+
+typedef struct ek_keyfile {
+    bool empty_auth;
+    uint32_t parent;          /* 0x40000001 owner hierarchy, or 0x81xxxxxx */
+    TPM2B_PUBLIC pub;
+    TPM2B_PRIVATE priv;
+} ek_keyfile;
+
+ek_rc ek_keyfile_decode_der(const unsigned char *der, size_t len, ek_keyfile *out);
+/* Accepts the PEM text (label TSS2 PRIVATE KEY); len may include a NUL. */
+ek_rc ek_keyfile_decode_pem(const char *pem, size_t len, ek_keyfile *out);
+/* Outputs are malloc'ed, caller frees. */
+ek_rc ek_keyfile_encode_der(const ek_keyfile *kf, unsigned char **der, size_t *len);
+ek_rc ek_keyfile_encode_pem(const ek_keyfile *kf, char **pem, size_t *len);
+
+/* Fill an ek_pubkey from a TPMT_PUBLIC (RSA or ECC); EK_ERR_UNSUPPORTED for others. */
+struct ek_pubkey;
+ek_rc ek_pubkey_from_tpmt(const TPMT_PUBLIC *pub, struct ek_pubkey *out);
+
+#endif

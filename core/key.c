@@ -1,0 +1,2 @@
+/* placeholder: owned by the core-tpm helper */
+typedef int ek_placeholder_key;
