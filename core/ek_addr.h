@@ -9,7 +9,14 @@
  *
  * The URI-wrapping PEM ("-----BEGIN EDGEKEY URI-----") holds the DER of
  *   EdgekeyURI ::= SEQUENCE { desc UTF8String, uri UTF8String }
- * so programs that only take a key *file* reach the TPM key. */
+ * so programs that only take a key *file* reach the TPM key. pkcs11-provider's
+ * "-----BEGIN PKCS#11 PROVIDER URI-----" (desc a VisibleString) is read too.
+ * The wrapped string may also be a handle: address.
+ *
+ * pkcs11: details: pin-value is taken (masked in every message); pin-source
+ * is refused (EK_ERR_UNSUPPORTED); unknown attributes are refused; a
+ * module-name/module-path naming another module, or type=data/secret-key,
+ * gives EK_ERR_NOT_FOUND so a face can decline. */
 #ifndef EK_ADDR_H
 #define EK_ADDR_H
 

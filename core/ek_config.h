@@ -3,7 +3,7 @@
  * Sources, later ones win:
  *   1. the file named by EDGEKEY_CONF, else /etc/edgekey/edgekey.conf
  *      (a missing default file is fine; a missing EDGEKEY_CONF file is an error)
- *   2. environment: EDGEKEY_TCTI, EDGEKEY_STORE
+ *   2. environment: EDGEKEY_TCTI, EDGEKEY_STORE, EDGEKEY_LOG_LEVEL
  *   3. overrides set by a face (provider params from openssl.cnf,
  *      x-init-reserved from a p11-kit module file) before first use.
  *
@@ -14,6 +14,7 @@
 #define EK_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "ek_error.h"
 
 #define EK_DEFAULT_CONF "/etc/edgekey/edgekey.conf"
@@ -37,10 +38,20 @@ ek_rc ek_config_set(const char *key, const char *value);
  * On a broken file returns NULL and sets ek_last_error. */
 const ek_config *ek_config_get(void);
 
+/* The configuration if it is already loaded, else NULL; never loads and never
+ * touches the error message (for ek_log). */
+const ek_config *ek_config_peek(void);
+
 /* Parse one file into cfg (used by ek_config_get and by unit tests). */
 ek_rc ek_config_parse_file(const char *path, ek_config *cfg);
 ek_rc ek_config_parse_line(ek_config *cfg, const char *line, unsigned lineno, const char *path);
 void ek_config_defaults(ek_config *cfg);
+
+/* Look up key in "key = value" text (the syntax of this file, shared with the
+ * store's token.conf and .meta files). Value trimmed and copied into buf.
+ * EK_ERR_NOT_FOUND if absent, EK_ERR_BUFFER_TOO_SMALL if it does not fit
+ * (neither sets a message). */
+ek_rc ek_kv_get(const char *text, const char *key, char *buf, size_t size);
 
 /* Forget the loaded configuration and overrides (tests only). */
 void ek_config_reset(void);

@@ -37,8 +37,25 @@ ek_rc ek_keyfile_decode_pem(const char *pem, size_t len, ek_keyfile *out);
 ek_rc ek_keyfile_encode_der(const ek_keyfile *kf, unsigned char **der, size_t *len);
 ek_rc ek_keyfile_encode_pem(const ek_keyfile *kf, char **pem, size_t *len);
 
+/* Find the first PEM block whose label is one of labels[0..nlabels) and
+ * return its decoded bytes (malloc'ed, caller frees) and which label matched.
+ * Blocks with other labels are skipped; encrypted PEM is refused.
+ * EK_ERR_NOT_FOUND if no such block. Shared by the key and URI codecs. */
+ek_rc ek_pem_find(const char *pem, size_t len, const char *const *labels, size_t nlabels,
+                  unsigned char **der, size_t *der_len, size_t *which);
+/* PEM-encode der under label; *pem malloc'ed and NUL-terminated, *len
+ * excludes the NUL. */
+ek_rc ek_pem_encode(const char *label, const unsigned char *der, size_t der_len, char **pem,
+                    size_t *len);
+
 /* Fill an ek_pubkey from a TPMT_PUBLIC (RSA or ECC); EK_ERR_UNSUPPORTED for others. */
 struct ek_pubkey;
 ek_rc ek_pubkey_from_tpmt(const TPMT_PUBLIC *pub, struct ek_pubkey *out);
+/* The public key of a DER X.509 certificate (RSA, EC P-256/P-384). */
+ek_rc ek_pubkey_from_cert_der(const unsigned char *der, size_t len, struct ek_pubkey *out);
+/* SHA-256 over the canonical public key bytes: RSA modulus (no leading
+ * zeros) || exponent (minimal big-endian), or the EC point 04||X||Y. The
+ * store's default CKA_ID is its first 8 bytes. */
+void ek_pubkey_sha256(const struct ek_pubkey *pub, unsigned char hash[32]);
 
 #endif

@@ -9,9 +9,14 @@
  *   <root>/<token>/<idhex>.crt         certificate, PEM
  * Token directory names are the token label (characters [A-Za-z0-9._-],
  * others refused). Writes are atomic (temp file in the same dir, fsync,
- * rename) and serialised with flock() on the token directory; readers need
- * no write access. CKA_ID defaults to the first 8 bytes of SHA-256 of the
- * public key. */
+ * rename, fsync dir) and serialised with flock() on the token directory;
+ * readers take no lock and need no write access. An object exists while its
+ * .meta exists (written last, removed first). Modes: root 0755 when we create
+ * it, token dirs 0700, .key/.meta 0600, .crt/token.conf 0644. CKA_ID
+ * defaults to the first 8 bytes of SHA-256 of the public key (RSA n || e
+ * minimal big-endian, or the EC point; ek_pubkey_sha256 in ek_keyfile.h).
+ * Other files in a token directory (e.g. ek_token.h's PIN files) are left
+ * alone. */
 #ifndef EK_STORE_H
 #define EK_STORE_H
 
@@ -42,8 +47,18 @@ typedef struct ek_store_obj {
     time_t created;
 } ek_store_obj;
 
-/* Root in use (config), e.g. for messages. */
+/* What the PKCS#11 face reports as CK_TOKEN_INFO model/manufacturerID, and
+ * what ek_key_open matches a URI's model=/manufacturer= against. */
+#define EK_TOKEN_MANUFACTURER "edgekey"
+#define EK_TOKEN_MODEL "TPM2 key store"
+
+/* Root in use (config), e.g. for messages. NULL if the configuration is
+ * broken (ek_last_error says why). */
 const char *ek_store_root(void);
+
+/* EK_OK if label is a usable token label (1-32 of [A-Za-z0-9._-], not "."
+ * or ".."), else EK_ERR_INVALID with the rule in the message. */
+ek_rc ek_store_check_token_label(const char *label);
 
 /* Create the token if missing (EK_OK if it exists). */
 ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);

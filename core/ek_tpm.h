@@ -28,6 +28,12 @@ ek_rc ek_tpm_srk(ESYS_TR *srk);
  * attrs are set on it for the next command (e.g. TPMA_SESSION_DECRYPT). */
 ek_rc ek_tpm_session(TPMA_SESSION attrs, ESYS_TR *session);
 
+/* With the lock held: make room for one more transient object before a
+ * TPM2_Load/CreatePrimary of your own (evicts the least recently used key;
+ * it reloads from its blob on next use). Flush your object before unlocking.
+ * Needed on TPMs without a resource manager (swtpm, /dev/tpm0: 3 slots). */
+void ek_tpm_reserve_slot(void);
+
 /* Map a TSS2_RC to an ek_rc with a message "<what>: <decoded rc>; <fix>".
  * Marks the connection broken on TCTI-layer errors. */
 ek_rc ek_tpm_rc(TSS2_RC rc, const char *what);

@@ -1,2 +1,311 @@
-/* placeholder: owned by the core-tpm helper */
-typedef int ek_placeholder_tpm;
+/* edgekey core: the process-wide TPM connection (ek_tpm.h).
+ *
+ * One ESYS context per process, opened by the first ek_tpm_lock() and guarded
+ * by one mutex, which also guards every key's load state. Fork: the child
+ * never uses the parent's connection. It forgets the inherited context
+ * without Esys_Finalize (finalizing could talk on the parent's socket; mssim
+ * even sends a session-end), and connects anew. On exclusive TCTIs (no
+ * resource manager: swtpm, mssim, /dev/tpm0) the child could not connect at
+ * all while the parent holds the TPM, so a pthread_atfork prepare handler
+ * disconnects the parent cleanly first; it reconnects lazily. An atexit
+ * handler flushes our objects from an exclusive TPM when the process ends. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "ek_config.h"
+#include "ek_log.h"
+#include "ek_tcti_abrmd.h"
+#include "ek_tpm_int.h"
+
+ek_conn ek_g = {.srk = ESYS_TR_NONE, .owner_primary = ESYS_TR_NONE, .esess = ESYS_TR_NONE};
+
+static pthread_mutex_t ek_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t ek_fork_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t ek_gen;
+static char ek_tcti_conf[512];
+
+void ek_tpm_mutex_lock(void) { pthread_mutex_lock(&ek_mu); }
+void ek_tpm_mutex_unlock(void) { pthread_mutex_unlock(&ek_mu); }
+void ek_tpm_unlock(void) { pthread_mutex_unlock(&ek_mu); }
+bool ek_tpm_connected(void) { return ek_g.esys != NULL && ek_g.pid == getpid(); }
+void ek_tpm_mark_broken(void) { ek_g.broken = true; }
+void ek_tpm_mark_stale(void) { ek_g.broken = ek_g.stale = true; }
+uint64_t ek_tpm_generation(void) { return atomic_load(&ek_gen); }
+const char *ek_tpm_tcti(void) { return ek_tcti_conf; }
+
+/* Anything but a resource manager (tabrmd, /dev/tpmrm0) is exclusive. The
+ * loader default ("") picks tabrmd, then /dev/tpmrm0, then /dev/tpm0 ...: we
+ * cannot tell which, so it counts as shared only if /dev/tpmrm0 is usable;
+ * treating a shared TCTI as exclusive merely costs a reconnect after fork. */
+static bool tcti_exclusive(const char *conf)
+{
+    if (strncmp(conf, "pcap:", 5) == 0) /* the capture TCTI wraps another one */
+        conf += 5;
+    if (!*conf)
+        return access("/dev/tpmrm0", R_OK | W_OK) != 0;
+    if (strncmp(conf, "tabrmd", 6) == 0 || strstr(conf, "tcti-tabrmd"))
+        return false;
+    if (strncmp(conf, "device", 6) == 0 || strstr(conf, "tcti-device"))
+        return strstr(conf, "tpmrm") == NULL;
+    return true;
+}
+
+static bool is_tabrmd(const char *conf)
+{
+    return strncmp(conf, "tabrmd", 6) == 0 && (conf[6] == '\0' || conf[6] == ':');
+}
+
+/* tpm2-abrmd's own TCTI talks D-Bus through GLib, whose worker thread does
+ * not exist in a forked child: such a child hangs in the TCTI's init. For
+ * "tabrmd:..." we therefore use our own TCTI (tcti_abrmd.c); when tabrmd is
+ * reached through the loader anyway (default TCTI, pcap:tabrmd) we at least
+ * disconnect before fork, which helps only if GLib was never used before. */
+static bool tcti_gdbus(const char *conf)
+{
+    if (is_tabrmd(conf))
+        return false; /* we use our own GLib-free TCTI for it (tcti_abrmd.c) */
+    if (strncmp(conf, "pcap:", 5) == 0)
+        conf += 5;
+    return strncmp(conf, "tabrmd", 6) == 0 || strstr(conf, "tcti-tabrmd") != NULL ||
+           (!*conf && access("/dev/tpmrm0", R_OK | W_OK) != 0);
+}
+
+static const char *tcti_label(void)
+{
+    return ek_tcti_conf[0] ? ek_tcti_conf : "(loader default: tabrmd, /dev/tpmrm0, /dev/tpm0, ...)";
+}
+
+static void close_tcti(void)
+{
+    if (ek_abrmd_is(ek_g.tcti))
+        ek_abrmd_close(ek_g.tcti);
+    else if (ek_g.tcti)
+        Tss2_TctiLdr_Finalize(&ek_g.tcti);
+    ek_g.tcti = NULL;
+}
+
+/* Tear the connection down. talk: flush what we loaded; fin: free the ESYS
+ * and TCTI contexts (never in a forked child: they belong to the parent). */
+static void teardown(bool talk, bool fin)
+{
+    if (!ek_g.esys)
+        return;
+    ek_keys_forget(talk);
+    ek_hsess_forget(talk);
+    ek_srk_forget(talk);
+    if (fin) {
+        Esys_Finalize(&ek_g.esys);
+        close_tcti();
+    } else if (ek_abrmd_is(ek_g.tcti)) {
+        ek_abrmd_close(ek_g.tcti); /* only drops the child's copy of the socket */
+    }
+    ek_g.esys = NULL;
+    ek_g.tcti = NULL;
+    ek_g.broken = false;
+    ek_g.stale = false;
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&ek_mu);
+    if (ek_g.esys && ek_g.pid == getpid() && (ek_g.exclusive || ek_g.gdbus)) {
+        ek_log(EK_LOG_DEBUG, "fork: releasing the exclusive TPM connection for the child");
+        teardown(!ek_g.broken, true);
+    }
+}
+
+static void fork_parent(void) { pthread_mutex_unlock(&ek_mu); }
+
+static void fork_child(void)
+{
+    teardown(false, false); /* leak the parent's context on purpose */
+    pthread_mutex_unlock(&ek_mu);
+}
+
+/* At exit, give the TPM back clean: on an exclusive TPM our objects would
+ * otherwise stay loaded and fill the slots of the next program (tpm2-tools,
+ * tpm2-openssl). Skipped if another thread is inside an operation. */
+static void exit_disconnect(void)
+{
+    if (pthread_mutex_trylock(&ek_mu) != 0)
+        return;
+    if (ek_g.esys && ek_g.pid == getpid() && ek_g.exclusive)
+        teardown(!ek_g.broken, true);
+    pthread_mutex_unlock(&ek_mu);
+}
+
+static void install_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(exit_disconnect);
+}
+
+/* Objects and sessions left loaded on an exclusive TPM belong to nobody:
+ * their owner (a killed process) is gone and only one client can be
+ * connected. Flush them so our three slots are really free. Saved sessions
+ * (tpm2-tools session files) are left alone. */
+static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA **out)
+{
+    TPMI_YES_NO more;
+    return Esys_GetCapability(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
+                              count, &more, out);
+}
+
+static void flush_leftovers(void)
+{
+    static const TPM2_HANDLE ranges[] = {EK_HR_TRANSIENT, EK_HR_LOADED_SESSION};
+    for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        if (get_cap(TPM2_CAP_HANDLES, ranges[r], 64, &cap) == TSS2_RC_SUCCESS) {
+            for (UINT32 i = 0; i < cap->data.handles.count; i++) {
+                ek_log(EK_LOG_INFO, "flushing TPM handle 0x%08x left by a dead process",
+                       cap->data.handles.handle[i]);
+                ek_tpm_flush_raw(cap->data.handles.handle[i]);
+            }
+        }
+        Esys_Free(cap);
+    }
+}
+
+/* Transient slots (TPM2_PT_HR_TRANSIENT_MIN); starts the TPM if a simulator
+ * was never started (TPM2_RC_INITIALIZE). */
+static TSS2_RC read_slots(void)
+{
+    TPMS_CAPABILITY_DATA *cap = NULL;
+    TSS2_RC rc = get_cap(TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_TRANSIENT_MIN, 1, &cap);
+    if (rc == TPM2_RC_INITIALIZE) {
+        rc = Esys_Startup(ek_g.esys, TPM2_SU_CLEAR);
+        if (rc == TSS2_RC_SUCCESS)
+            rc = get_cap(TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_TRANSIENT_MIN, 1, &cap);
+    }
+    ek_g.slots = 3;
+    if (!rc && cap->data.tpmProperties.count == 1 &&
+        cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_HR_TRANSIENT_MIN)
+        ek_g.slots = cap->data.tpmProperties.tpmProperty[0].value;
+    Esys_Free(cap);
+    return rc;
+}
+
+static ek_rc connect_fail(TSS2_RC rc, const char *step)
+{
+    ek_rc r = ek_error(EK_ERR_CONNECT,
+                       "cannot reach the TPM through TCTI \"%s\" (%s: %s); check that the TPM "
+                       "is there (swtpm or tpm2-abrmd running, /dev/tpmrm0 accessible) or set "
+                       "EDGEKEY_TCTI or tcti= in the edgekey configuration",
+                       tcti_label(), step, Tss2_RC_Decode(rc));
+    if (ek_g.esys)
+        Esys_Finalize(&ek_g.esys);
+    close_tcti();
+    ek_g.esys = NULL;
+    ek_g.tcti = NULL;
+    return r;
+}
+
+static ek_rc do_connect(void)
+{
+    const ek_config *cfg = ek_config_get();
+    if (!cfg)
+        return ek_error(EK_ERR_INVALID, "%s", ek_last_error());
+    snprintf(ek_tcti_conf, sizeof(ek_tcti_conf), "%s", cfg->tcti);
+    TSS2_RC rc;
+    if (is_tabrmd(ek_tcti_conf)) {
+        char why[256] = "";
+        rc = ek_abrmd_open(ek_tcti_conf + 6 + (ek_tcti_conf[6] == ':'), &ek_g.tcti, why,
+                           sizeof(why));
+        if (rc)
+            return connect_fail(rc, why);
+    } else {
+        rc = Tss2_TctiLdr_Initialize(ek_tcti_conf[0] ? ek_tcti_conf : NULL, &ek_g.tcti);
+        if (rc)
+            return connect_fail(rc, "TCTI initialisation");
+    }
+    rc = Esys_Initialize(&ek_g.esys, ek_g.tcti, NULL);
+    if (rc)
+        return connect_fail(rc, "ESYS initialisation");
+    rc = read_slots();
+    if (rc)
+        return connect_fail(rc, "first command");
+    ek_g.pid = getpid();
+    ek_g.broken = false;
+    ek_g.exclusive = tcti_exclusive(ek_tcti_conf);
+    ek_g.gdbus = tcti_gdbus(ek_tcti_conf);
+    if (ek_g.exclusive)
+        flush_leftovers();
+    atomic_fetch_add(&ek_gen, 1);
+    ek_log(EK_LOG_DEBUG, "connected to the TPM via \"%s\" (%s, %u transient slots)",
+           tcti_label(), ek_g.exclusive ? "exclusive" : "resource manager", ek_g.slots);
+    return EK_OK;
+}
+
+ek_rc ek_tpm_recover_locked(void)
+{
+    ek_log(EK_LOG_INFO, "TPM objects of this connection vanished (TPM reset?); reconnecting");
+    teardown(false, true);
+    return do_connect();
+}
+
+ek_rc ek_tpm_lock(ESYS_CONTEXT **esys)
+{
+    pthread_once(&ek_fork_once, install_fork_handlers);
+    pthread_mutex_lock(&ek_mu);
+    if (ek_g.esys && ek_g.pid != getpid())
+        teardown(false, false); /* fork without our handlers (e.g. clone) */
+    if (ek_g.esys && ek_g.broken) {
+        ek_log(EK_LOG_INFO, "reconnecting to the TPM after a connection failure");
+        teardown(false, true);
+    }
+    if (!ek_g.esys) {
+        ek_rc r = do_connect();
+        if (r != EK_OK) {
+            pthread_mutex_unlock(&ek_mu);
+            return r;
+        }
+    }
+    if (esys)
+        *esys = ek_g.esys;
+    return EK_OK;
+}
+
+void ek_tpm_disconnect(void)
+{
+    pthread_mutex_lock(&ek_mu);
+    if (ek_g.esys && ek_g.pid != getpid())
+        teardown(false, false);
+    else
+        teardown(!ek_g.broken, true);
+    pthread_mutex_unlock(&ek_mu);
+}
+
+ek_rc ek_tpm_random(unsigned char *buf, size_t len)
+{
+    ESYS_CONTEXT *esys;
+    ek_rc r = ek_tpm_lock(&esys);
+    if (r != EK_OK)
+        return r;
+    size_t done = 0;
+    while (done < len && r == EK_OK) {
+        TPM2B_DIGEST *rnd = NULL;
+        size_t want = len - done > 32 ? 32 : len - done;
+        r = ek_tpm_rc(Esys_GetRandom(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                     (UINT16)want, &rnd),
+                      "TPM2_GetRandom");
+        if (r == EK_OK) {
+            size_t n = rnd->size < want ? rnd->size : want;
+            memcpy(buf + done, rnd->buffer, n);
+            done += n;
+            if (n == 0)
+                r = ek_error(EK_ERR_TPM, "TPM2_GetRandom returned no bytes");
+        }
+        Esys_Free(rnd);
+    }
+    ek_tpm_unlock();
+    return r;
+}

@@ -1,0 +1,104 @@
+/* edgekey core: the token/PIN model, shared by the PKCS#11 module, the
+ * provider (pin-value in a pkcs11: URI) and the CLI (token init / PIN).
+ *
+ * A token is a store directory (ek_store.h). A PIN-protected token holds a
+ * random 32-byte token secret sealed in the TPM twice, next to its keys:
+ *   <token dir>/pin-so.seal     keyedhash sealed object, userAuth = f(SO PIN)
+ *   <token dir>/pin-user.seal   the same secret, userAuth = f(user PIN)
+ *   <token dir>/pin.tries       "user_fails = N" / "so_fails = N"
+ * (seal files: "EKSEAL1\n" + marshalled TPM2B_PUBLIC + TPM2B_PRIVATE under
+ * the SRK; f(PIN) = HMAC-SHA256("edgekey pin", PIN) without trailing zeros,
+ * so a PIN of any length fits the TPM's 32-byte auth limit.)
+ *
+ * Login unseals a sealed object through the salted HMAC session with
+ * response encryption: a wrong PIN is a TPM authorisation failure. The
+ * sealed objects carry noDA, so wrong PINs never count towards the TPM's
+ * dictionary-attack lockout (which would lock every DA-protected key of
+ * every user of the TPM); instead pin.tries counts failures under flock and
+ * refuses further attempts after EK_TOKEN_MAX_TRIES (the PIN is "locked";
+ * the SO unlocks the user PIN by setting a new one). See docs/pkcs11.md.
+ *
+ * Key auth values in a PIN token are derived from the secret:
+ *   auth = HMAC-SHA256(secret, "edgekey key auth" || CKA_ID), trailing zeros cut
+ * so changing a PIN only re-seals the secret and never touches keys.
+ * A token without pin-so.seal is PIN-less: keys have empty auth (the default
+ * token "edge" made by `edgekey keygen` is one).
+ *
+ * All functions are thread-safe. Functions that take a PIN never log it and
+ * wipe their copies. Errors: EK_ERR_AUTH (wrong PIN), EK_ERR_LOCKOUT (too many
+ * wrong PINs, or the TPM is in DA lockout), EK_ERR_NOT_FOUND (no such token
+ * or PIN not set), EK_ERR_IO, EK_ERR_TPM, EK_ERR_CONNECT. */
+#ifndef EK_TOKEN_H
+#define EK_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ek_error.h"
+
+#define EK_TOKEN_SECRET_LEN 32
+#define EK_TOKEN_MAX_TRIES 10
+#define EK_TOKEN_AUTH_MAX 32
+#define EK_TOKEN_PIN_MIN 4
+#define EK_TOKEN_PIN_MAX 128
+
+typedef enum ek_token_user { EK_TOKEN_USER = 0, EK_TOKEN_SO = 1 } ek_token_user;
+
+/* The unsealed token secret; wipe with ek_token_secret_wipe(). */
+typedef struct ek_token_secret {
+    unsigned char v[EK_TOKEN_SECRET_LEN];
+    bool set;
+} ek_token_secret;
+
+/* What the store says about a token's PINs. Reads files only, no TPM. */
+typedef struct ek_token_pins {
+    bool has_so_pin;   /* pin-so.seal present: login required */
+    bool has_user_pin; /* pin-user.seal present */
+    unsigned user_fails, so_fails;
+    unsigned max_tries;
+} ek_token_pins;
+
+ek_rc ek_token_pin_state(const char *token, ek_token_pins *out);
+
+/* True if keys of this token need an auth value derived from the secret. */
+bool ek_token_login_required(const char *token);
+
+/* (Re)initialise a token's PINs: a fresh secret sealed with the SO PIN, the
+ * user PIN removed, counters reset. so_pin_len 0 makes the token PIN-less
+ * (both seal files removed). The caller checks the old SO PIN first (and
+ * deletes objects: keys made under the old secret become unusable). */
+ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len);
+
+/* Check a PIN by unsealing; on success fills *secret. Counts failures. */
+ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
+                     ek_token_secret *secret);
+
+/* Seal the (SO-unsealed) secret under a new user PIN; resets user_fails. */
+ek_rc ek_token_set_user_pin(const char *token, const ek_token_secret *secret, const char *pin,
+                            size_t pin_len);
+
+/* Change a PIN: checks old (counted as a login), re-seals with new. */
+ek_rc ek_token_change_pin(const char *token, ek_token_user who, const char *old_pin, size_t old_len,
+                          const char *new_pin, size_t new_len);
+
+/* Key auth value for a key with CKA_ID id in a PIN token. */
+ek_rc ek_token_key_auth(const ek_token_secret *secret, const unsigned char *id, size_t id_len,
+                        unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len);
+
+/* One call for faces that hold a user PIN (pin-value in a URI): login as
+ * user and derive the key's auth value. EK_OK with *auth_len 0 for a
+ * PIN-less token. */
+ek_rc ek_token_key_auth_pin(const char *token, const char *pin, size_t pin_len,
+                            const unsigned char *id, size_t id_len,
+                            unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len);
+
+/* Give a key of a token its auth value from a user-supplied PIN (a URI's
+ * pin-value, a passphrase callback): in a PIN token the PIN is checked by
+ * login and the key's derived auth is set; in a PIN-less token the PIN is
+ * the key's own auth value. For faces that open keys themselves. */
+struct ek_key;
+ek_rc ek_token_key_set_pin(struct ek_key *key, const char *token, const unsigned char *id,
+                           size_t id_len, const char *pin, size_t pin_len);
+
+void ek_token_secret_wipe(ek_token_secret *secret);
+
+#endif

@@ -1,0 +1,182 @@
+/* edgekey core, TPM side: internals shared by tpm.c, srk.c, sess.c,
+ * swcrypto.c, key.c, keyload.c, keygen.c, sign.c and info.c. Not for the faces.
+ *
+ * Locking: every field of ek_conn and the load state of every ek_key is
+ * guarded by the one connection mutex (ek_tpm_lock / ek_tpm_mutex_lock).
+ * Functions below marked "lock held" must be called with it held. */
+#ifndef EK_TPM_INT_H
+#define EK_TPM_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+#include <tss2/tss2_esys.h>
+
+#include "ek_key.h"
+#include "ek_keyfile.h"
+#include "ek_tpm.h"
+
+#define EK_SRK_HANDLE 0x81000001u     /* TCG-recommended persistent SRK */
+#define EK_OWNER_PARENT 0x40000001u   /* TPM2_RH_OWNER as a key file parent */
+#define EK_MAX_PERSISTENT_PARENTS 4
+/* Handle ranges. tss2's TPM2_HR_* macros shift a promoted int by 24 (UB
+ * for 0x80 and up), so we spell them out. */
+#define EK_HR_MASK 0xff000000u
+#define EK_HR_PERSISTENT 0x81000000u
+#define EK_HR_TRANSIENT 0x80000000u
+#define EK_HR_LOADED_SESSION 0x02000000u
+
+/* Our own HMAC session for signing with keys that have an auth value: the
+ * HMAC is computed here with prefetched digests, so a signature costs one
+ * TPM command and no ESYS crypto (ESYS makes a new OpenSSL library context
+ * per hash, ~2 ms per command). */
+typedef struct ek_hsess {
+    bool active;
+    TPM2_HANDLE handle;
+    TPM2B_DIGEST key;                 /* session key (secret, wiped) */
+    TPM2B_NONCE nonce_tpm;
+} ek_hsess;
+
+typedef struct ek_conn {
+    ESYS_CONTEXT *esys;
+    TSS2_TCTI_CONTEXT *tcti;          /* shared by ESYS and rawcmd.c */
+    pid_t pid;                        /* process that opened it */
+    bool broken;                      /* TCTI/IO failure seen: reconnect */
+    bool stale;                       /* our objects/sessions vanished (TPM reset) */
+    bool exclusive;                   /* no resource manager in between */
+    bool gdbus;                       /* tabrmd: D-Bus via GLib, not fork-safe */
+    uint32_t slots;                   /* transient object slots */
+    /* srk.c */
+    ESYS_TR srk;                      /* storage parent for new keys + salt key */
+    uint32_t srk_parent;              /* what key files record: 0x81000001 or 0x40000001 */
+    bool srk_transient;               /* created by us (flush at disconnect) */
+    TPMT_PUBLIC srk_pub;
+    TPM2_HANDLE srk_tpm;              /* TPM handle of srk */
+    ESYS_TR owner_primary;            /* template primary when srk is persistent */
+    struct { uint32_t handle; ESYS_TR tr; } pparents[EK_MAX_PERSISTENT_PARENTS];
+    ESYS_TR esess;                    /* ESYS salted session (Create with auth) */
+    ek_hsess hsess;                   /* sess.c */
+} ek_conn;
+
+extern ek_conn ek_g;
+
+struct ek_key {
+    atomic_int refs;
+    bool has_blob;
+    ek_keyfile kf;                    /* blob (parent, public, private) */
+    uint32_t handle;                  /* persistent handle, 0 if none */
+    TPMT_PUBLIC tpub;                 /* public area (blob or ReadPublic) */
+    ek_pubkey pub;
+    TPM2B_NAME name;                  /* nameAlg || H(public) */
+    TPM2B_AUTH auth;                  /* secret, wiped; guarded by the lock */
+    /* load state, lock held */
+    uint64_t gen;                     /* connection generation of tr */
+    ESYS_TR tr;
+    TPM2_HANDLE tpm_handle;
+    bool transient;                   /* tr is a transient object we loaded */
+    struct ek_key *lru_prev, *lru_next;
+};
+
+/* ---- tpm.c ---- */
+/* The mutex alone, without connecting (key free, set_auth, disconnect). */
+void ek_tpm_mutex_lock(void);
+void ek_tpm_mutex_unlock(void);
+bool ek_tpm_connected(void);          /* lock held */
+void ek_tpm_mark_broken(void);        /* lock held */
+void ek_tpm_mark_stale(void);         /* lock held: objects gone, reconnect */
+/* Drop everything (no flushes) and connect again, keeping the lock: for a
+ * TPM that was reset under a TCTI that reconnects by itself (swtpm). */
+ek_rc ek_tpm_recover_locked(void);
+/* True for TCTI-layer and I/O failures (the connection is gone). */
+bool ek_tpm_rc_is_io(TSS2_RC rc);
+/* Flush one handle through SAPI, ignoring errors (lock held). */
+void ek_tpm_flush_raw(TPM2_HANDLE h);
+
+/* ---- srk.c (lock held) ---- */
+/* ESYS_TR of the parent a key file names (0x40000001 or 0x81xxxxxx). */
+ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out);
+/* Forget (talk: flush) SRK, template primary, parents and ESYS session. */
+void ek_srk_forget(bool talk);
+/* Transient primaries we hold (they use object slots too). */
+unsigned ek_srk_transient_count(void);
+
+/* ---- rawcmd.c (lock held) ---- */
+typedef struct ek_raw_rsp {
+    TSS2_RC rc;
+    TPM2_HANDLE handle;               /* response handle (nrh = 1) */
+    const uint8_t *params;            /* response parameters (points into buf) */
+    size_t plen;
+    bool has_auth;
+    TPMS_AUTH_RESPONSE auth;
+    uint8_t buf[4096];
+} ek_raw_rsp;
+/* Marshal, send and parse one command. auth NULL: no sessions. nrh: number
+ * of handles in the response. Returns the TPM's (or the TCTI's) rc. */
+TSS2_RC ek_raw_exec(TPM2_CC cc, const TPM2_HANDLE *h, size_t nh, const TPMS_AUTH_COMMAND *auth,
+                    const uint8_t *params, size_t plen, size_t nrh, ek_raw_rsp *out);
+TSS2_RC ek_raw_read_public(TPM2_HANDLE h, TPM2B_PUBLIC *pub, TPM2B_NAME *name);
+
+/* ---- sess.c (lock held) ---- */
+/* Run one command with one authorised handle h (name, auth) and the
+ * marshalled parameters: password session if auth is empty, else our salted
+ * HMAC session (response HMAC checked). TPM2_RC_RETRY/YIELDED/TESTING are
+ * retried a few times. *tpm_rc gets the raw code (may be NULL). */
+ek_rc ek_sess_run(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B_AUTH *auth,
+                  const uint8_t *params, size_t plen, ek_raw_rsp *rsp, const char *what,
+                  TSS2_RC *tpm_rc);
+void ek_hsess_forget(bool talk);
+
+/* ---- keyload.c (lock held) ---- */
+/* Make the key usable now: load it (evicting the least recently used key
+ * when slots run short) or resolve its persistent handle. */
+ek_rc ek_key_use(ek_key *key, ESYS_TR *tr);
+/* Evict LRU keys until n more transient objects fit. */
+void ek_slots_reserve(unsigned n);
+/* Forget every loaded key (talk: flush them first). */
+void ek_keys_forget(bool talk);
+/* Unload one key (lock held). */
+void ek_key_unload_locked(ek_key *key);
+unsigned ek_keys_loaded(void);
+
+/* ---- key.c ---- */
+ek_key *ek_key_new_empty(void);
+/* Fill tpub/pub/name from a TPM2B_PUBLIC. */
+ek_rc ek_key_set_public(ek_key *key, const TPM2B_PUBLIC *pub);
+
+/* ---- swcrypto.c: software crypto in a private OpenSSL library context ----
+ * (never reaches a TPM provider loaded in the application's context). */
+typedef struct ek_iov { const void *p; size_t n; } ek_iov;
+OSSL_LIB_CTX *ek_sw_libctx(void);
+const EVP_MD *ek_sw_md(TPM2_ALG_ID alg);    /* SHA1/256/384/512, else NULL */
+const EVP_MD *ek_sw_md_ek(ek_md md);
+size_t ek_sw_md_size(TPM2_ALG_ID alg);
+bool ek_sw_hash(TPM2_ALG_ID alg, const ek_iov *v, size_t n, uint8_t *out);
+bool ek_sw_hmac(TPM2_ALG_ID alg, const uint8_t *key, size_t klen, const ek_iov *v, size_t n,
+                uint8_t *out);
+bool ek_sw_kdfa(TPM2_ALG_ID alg, const uint8_t *key, size_t klen, const char *label,
+                ek_iov u, ek_iov v, uint32_t bits, uint8_t *out);
+bool ek_sw_kdfe(TPM2_ALG_ID alg, const uint8_t *z, size_t zlen, const char *label, ek_iov u,
+                ek_iov v, uint32_t bits, uint8_t *out);
+#define EK_IOV(tpm2b) ((ek_iov){(tpm2b).buffer, (tpm2b).size})
+bool ek_sw_random(uint8_t *buf, size_t len);
+/* RSA public key from modulus and exponent (0 = 65537); caller frees. */
+EVP_PKEY *ek_sw_rsa_pub(const uint8_t *n, size_t nlen, uint32_t e);
+/* EC public key from X and Y (TPM curve id); caller frees. */
+EVP_PKEY *ek_sw_ec_pub(TPM2_ECC_CURVE curve, ek_iov x, ek_iov y);
+const char *ek_sw_curve_name(TPM2_ECC_CURVE curve);   /* "P-256", or NULL */
+size_t ek_sw_curve_size(TPM2_ECC_CURVE curve);        /* 32, 48, or 0 */
+/* Name of a public area: nameAlg || H(marshalled TPMT_PUBLIC). */
+bool ek_sw_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name);
+
+/* ---- keygen.c ---- */
+/* ek_key_generate without the policy check (the PSS probe's throwaway key). */
+ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out);
+
+/* ---- sign.c ---- */
+void ek_pss_set(ek_pss_salt s);
+
+#endif

@@ -1,0 +1,203 @@
+/* edgekey core: creating keys and making them persistent (ek_key.h).
+ *
+ * Edge keys are sign-only (sign, no decrypt), fixedTPM|fixedParent|
+ * sensitiveDataOrigin|userWithAuth, with scheme NULL so the signer picks
+ * PKCS#1, PSS or ECDSA per signature. An auth value travels in the sensitive
+ * area of TPM2_Create, so that command then goes through the salted session
+ * with parameter encryption (TPMA_SESSION_DECRYPT). */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "ek_config.h"
+#include "ek_log.h"
+#include "ek_policy.h"
+#include "ek_tpm_int.h"
+
+#define KEY_ATTRS                                                                           \
+    (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |          \
+     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH)
+
+static void key_template(const ek_keygen_spec *spec, TPM2B_PUBLIC *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->publicArea.nameAlg = TPM2_ALG_SHA256;
+    t->publicArea.objectAttributes = KEY_ATTRS;
+    if (spec->alg == EK_ALG_RSA) {
+        t->publicArea.type = TPM2_ALG_RSA;
+        t->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+        t->publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+        t->publicArea.parameters.rsaDetail.keyBits = (TPMI_RSA_KEY_BITS)spec->bits;
+    } else {
+        t->publicArea.type = TPM2_ALG_ECC;
+        t->publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+        t->publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+        t->publicArea.parameters.eccDetail.curveID =
+            spec->curve == EK_CURVE_P384 ? TPM2_ECC_NIST_P384 : TPM2_ECC_NIST_P256;
+        t->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    }
+}
+
+static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
+                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent)
+{
+    ESYS_CONTEXT *esys;
+    ESYS_TR srk, sess = ESYS_TR_PASSWORD;
+    TPM2B_PUBLIC tmpl;
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    char what[96];
+    snprintf(what, sizeof(what), "creating a %s key (TPM2_Create)",
+             ek_alg_name(spec->alg, spec->bits, spec->curve));
+    key_template(spec, &tmpl);
+    ek_rc r = ek_tpm_lock(&esys);
+    if (r != EK_OK)
+        return r;
+    r = ek_tpm_srk(&srk);
+    if (r == EK_OK && sens->sensitive.userAuth.size)
+        r = ek_tpm_session(TPMA_SESSION_DECRYPT, &sess);
+    if (r == EK_OK) {
+        ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
+        TSS2_RC rc = Esys_Create(esys, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, &tmpl,
+                                 &outside, &pcrs, priv, pub, NULL, NULL, NULL);
+        r = ek_tpm_rc(rc, what);
+        if (r == EK_ERR_UNSUPPORTED)
+            r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
+                         "(see `edgekey info`)", what,
+                         ek_alg_name(spec->alg, spec->bits, spec->curve));
+        *parent = ek_g.srk_parent;
+    }
+    ek_tpm_unlock();
+    return r;
+}
+
+ek_rc ek_key_generate(const ek_keygen_spec *spec, ek_key **out)
+{
+    const ek_config *cfg = ek_config_get();
+    if (!cfg)
+        return ek_error(EK_ERR_INVALID, "%s", ek_last_error());
+    ek_rc r = ek_policy_check_keygen(spec, cfg->rsa_min_bits, cfg->allow_ec);
+    if (r != EK_OK)
+        return r;
+    return ek_key_generate_probe(spec, out);
+}
+
+ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out)
+{
+    ek_rc r;
+    TPM2B_SENSITIVE_CREATE sens = {0};
+    if (spec->auth_len > 32) /* TPM limit: the nameAlg (SHA-256) digest size */
+        return ek_error(EK_ERR_INVALID, "key auth value of %zu bytes is too long; at most 32",
+                        spec->auth_len);
+    if (spec->auth_len) {
+        memcpy(sens.sensitive.userAuth.buffer, spec->auth, spec->auth_len);
+        sens.sensitive.userAuth.size = (UINT16)spec->auth_len;
+    }
+    TPM2B_PRIVATE *priv = NULL;
+    TPM2B_PUBLIC *pub = NULL;
+    uint32_t parent = 0;
+    r = create(spec, &sens, &priv, &pub, &parent);
+    OPENSSL_cleanse(&sens, sizeof(sens));
+    ek_key *k = NULL;
+    if (r == EK_OK && !(k = ek_key_new_empty()))
+        r = ek_error(EK_ERR_NOMEM, "out of memory for a key");
+    if (r == EK_OK) {
+        k->has_blob = true;
+        k->kf.empty_auth = spec->auth_len == 0;
+        k->kf.parent = parent;
+        k->kf.pub = *pub;
+        k->kf.priv = *priv;
+        r = ek_key_set_public(k, pub);
+        if (r == EK_OK)
+            r = ek_key_set_auth(k, spec->auth, spec->auth_len);
+    }
+    Esys_Free(priv);
+    Esys_Free(pub);
+    if (r != EK_OK) {
+        ek_key_free(k);
+        return r;
+    }
+    *out = k;
+    return EK_OK;
+}
+
+static ek_rc check_handle(uint32_t handle)
+{
+    if ((handle & EK_HR_MASK) != EK_HR_PERSISTENT)
+        return ek_error(EK_ERR_INVALID, "0x%08x is not a persistent handle; use "
+                        "0x81000000..0x81ffffff", handle);
+    return EK_OK;
+}
+
+ek_rc ek_key_persist(ek_key *key, uint32_t handle)
+{
+    ek_rc r = check_handle(handle);
+    if (r == EK_OK && handle == EK_SRK_HANDLE)
+        r = ek_error(EK_ERR_INVALID, "0x%08x is reserved for the storage root key; choose "
+                     "another handle, e.g. 0x81010001", handle);
+    if (r == EK_OK && key->handle)
+        r = ek_error(EK_ERR_EXISTS, "the key is already persistent at 0x%08x", key->handle);
+    if (r != EK_OK)
+        return r;
+    ESYS_CONTEXT *esys;
+    ESYS_TR tr, ptr = ESYS_TR_NONE;
+    if ((r = ek_tpm_lock(&esys)) != EK_OK)
+        return r;
+    TPM2B_PUBLIC taken;
+    TPM2B_NAME tname;
+    if (ek_raw_read_public(handle, &taken, &tname) == TSS2_RC_SUCCESS)
+        r = ek_error(EK_ERR_EXISTS, "persistent handle 0x%08x is already taken; evict it first "
+                     "or choose another handle", handle);
+    if (r == EK_OK)
+        r = ek_key_use(key, &tr);
+    if (r == EK_OK) {
+        TSS2_RC rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, handle, &ptr);
+        char what[80];
+        snprintf(what, sizeof(what), "making the key persistent at 0x%08x", handle);
+        r = ek_tpm_rc(rc, what);
+    }
+    if (r == EK_OK) {
+        Esys_TR_Close(esys, &ptr);
+        ek_key_unload_locked(key); /* the persistent copy serves from now on */
+        key->handle = handle;
+    }
+    ek_tpm_unlock();
+    return r;
+}
+
+ek_rc ek_key_evict_handle(uint32_t handle)
+{
+    ek_rc r = check_handle(handle);
+    if (r != EK_OK)
+        return r;
+    ESYS_CONTEXT *esys;
+    ESYS_TR tr = ESYS_TR_NONE, out = ESYS_TR_NONE;
+    if ((r = ek_tpm_lock(&esys)) != EK_OK)
+        return r;
+    TPM2B_PUBLIC pub;
+    TPM2B_NAME name;
+    TSS2_RC rc = ek_raw_read_public(handle, &pub, &name); /* quiet existence check */
+    if (!rc)
+        rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+    if (rc) {
+        r = ek_tpm_rc(rc, "reading the persistent key");
+        if (r == EK_ERR_NOT_FOUND || r == EK_ERR_TPM)
+            r = ek_error(EK_ERR_NOT_FOUND, "no persistent object at 0x%08x", handle);
+    } else {
+        bool parent = handle == ek_g.srk_parent;
+        for (size_t i = 0; i < EK_MAX_PERSISTENT_PARENTS; i++)
+            parent = parent || ek_g.pparents[i].handle == handle;
+        if (parent) /* we hold it as a parent: forget those before it goes */
+            ek_srk_forget(true);
+        rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                               ESYS_TR_NONE, handle, &out);
+        char what[80];
+        snprintf(what, sizeof(what), "evicting the persistent key 0x%08x", handle);
+        r = ek_tpm_rc(rc, what);
+        if (rc)
+            Esys_TR_Close(esys, &tr);
+    }
+    ek_tpm_unlock();
+    return r;
+}

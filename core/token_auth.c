@@ -1,0 +1,387 @@
+/* edgekey core: the token/PIN model (ek_token.h) - files, counters, derivation.
+ * The TPM work (seal/unseal) is in token_seal.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include "ek_key.h"
+#include "ek_log.h"
+#include "ek_store.h"
+#include "ek_token.h"
+#include "token_seal.h"
+
+#define SEAL_SO "pin-so.seal"
+#define SEAL_USER "pin-user.seal"
+#define TRIES_FILE "pin.tries"
+
+static const char *seal_name(ek_token_user who)
+{
+    return who == EK_TOKEN_SO ? SEAL_SO : SEAL_USER;
+}
+
+static const char *who_name(ek_token_user who)
+{
+    return who == EK_TOKEN_SO ? "SO PIN" : "user PIN";
+}
+
+static ek_rc token_dir(const char *token, char *buf, size_t size)
+{
+    ek_token_info ti;
+    ek_rc rc = ek_store_token_get(token, &ti);
+    if (rc != EK_OK)
+        return rc;
+    if ((size_t)snprintf(buf, size, "%s", ti.dir) >= size)
+        return ek_error(EK_ERR_INVALID, "token %s: directory path too long", token);
+    return EK_OK;
+}
+
+/* HMAC-SHA256(key, prefix || data) with trailing zero bytes removed: the TPM
+ * strips them from auth values, so we never hand it one that ends in zero. */
+static ek_rc hmac_auth(const unsigned char *key, size_t key_len, const char *prefix,
+                       const unsigned char *data, size_t len, unsigned char *out, size_t *out_len)
+{
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    size_t plen = strlen(prefix);
+    unsigned char *msg = malloc(plen + len + 1);
+    if (!msg)
+        return ek_error(EK_ERR_NOMEM, "token auth: out of memory");
+    memcpy(msg, prefix, plen);
+    if (len)
+        memcpy(msg + plen, data, len);
+    unsigned char *r = HMAC(EVP_sha256(), key, (int)key_len, msg, plen + len, buf, &n);
+    ek_wipe(msg, plen + len);
+    free(msg);
+    if (!r || n > EK_TOKEN_AUTH_MAX)
+        return ek_error(EK_ERR_INVALID, "token auth: HMAC-SHA256 failed");
+    while (n > 0 && buf[n - 1] == 0)
+        n--;
+    memcpy(out, buf, n);
+    *out_len = n;
+    ek_wipe(buf, sizeof(buf));
+    return EK_OK;
+}
+
+static ek_rc pin_auth(const char *pin, size_t len, unsigned char *out, size_t *out_len)
+{
+    static const unsigned char k[] = "edgekey pin";
+    return hmac_auth(k, sizeof(k) - 1, "", (const unsigned char *)pin, len, out, out_len);
+}
+
+static ek_rc read_seal(const char *dir, ek_token_user who, ek_sealed *blob)
+{
+    char path[1200];
+    unsigned char buf[EK_SEAL_FILE_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, seal_name(who));
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return ek_error(EK_ERR_NOT_FOUND, "%s not set (%s missing)", who_name(who), path);
+        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    return ek_seal_decode(buf, n, blob, path);
+}
+
+/* Atomic write: temp file in the same dir, fsync, rename. */
+static ek_rc write_atomic(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[1200], tmp[1240];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ek_error(EK_ERR_IO, "%s: %s; the token directory must be writable", tmp,
+                        strerror(errno));
+    bool ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+    ok = (close(fd) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    return EK_OK;
+}
+
+static ek_rc write_seal(const char *dir, ek_token_user who, const ek_sealed *blob)
+{
+    unsigned char buf[EK_SEAL_FILE_MAX];
+    size_t len;
+    ek_rc rc = ek_seal_encode(blob, buf, sizeof(buf), &len);
+    return rc == EK_OK ? write_atomic(dir, seal_name(who), buf, len) : rc;
+}
+
+/* ---- failure counters: pin.tries, read-modify-write under flock ---- */
+
+typedef struct tries {
+    int fd;
+    unsigned fails[2];
+} tries;
+
+static void tries_parse(const char *text, unsigned fails[2])
+{
+    fails[0] = fails[1] = 0;
+    const char *p = strstr(text, "user_fails = ");
+    if (p)
+        fails[0] = (unsigned)strtoul(p + 13, NULL, 10);
+    p = strstr(text, "so_fails = ");
+    if (p)
+        fails[1] = (unsigned)strtoul(p + 11, NULL, 10);
+}
+
+static ek_rc tries_open(const char *dir, tries *t)
+{
+    char path[1200], buf[128] = {0};
+    snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
+    t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (t->fd < 0)
+        return ek_error(EK_ERR_IO,
+                        "cannot count PIN attempts: %s: %s; login needs write "
+                        "access to the token directory",
+                        path, strerror(errno));
+    if (flock(t->fd, LOCK_EX) != 0) {
+        close(t->fd);
+        return ek_error(EK_ERR_IO, "%s: flock: %s", path, strerror(errno));
+    }
+    ssize_t n = pread(t->fd, buf, sizeof(buf) - 1, 0);
+    tries_parse(n > 0 ? buf : "", t->fails);
+    return EK_OK;
+}
+
+static void tries_close(tries *t, bool write_back)
+{
+    if (write_back) {
+        char buf[96];
+        int n = snprintf(buf, sizeof(buf), "user_fails = %u\nso_fails = %u\n", t->fails[0],
+                         t->fails[1]);
+        if (ftruncate(t->fd, 0) != 0 || pwrite(t->fd, buf, (size_t)n, 0) != n || fsync(t->fd) != 0)
+            ek_log(EK_LOG_ERR, "edgekey: cannot update PIN attempt counter: %s", strerror(errno));
+    }
+    close(t->fd); /* releases the flock */
+}
+
+/* ---- public API ---- */
+
+ek_rc ek_token_pin_state(const char *token, ek_token_pins *out)
+{
+    char dir[1100], path[1200], buf[128] = {0};
+    memset(out, 0, sizeof(*out));
+    out->max_tries = EK_TOKEN_MAX_TRIES;
+    ek_rc rc = token_dir(token, dir, sizeof(dir));
+    if (rc != EK_OK)
+        return rc;
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, SEAL_SO);
+    out->has_so_pin = stat(path, &st) == 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, SEAL_USER);
+    out->has_user_pin = stat(path, &st) == 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        unsigned f[2];
+        tries_parse(n > 0 ? buf : "", f);
+        out->user_fails = f[0];
+        out->so_fails = f[1];
+    }
+    return EK_OK;
+}
+
+bool ek_token_login_required(const char *token)
+{
+    ek_token_pins p;
+    return ek_token_pin_state(token, &p) == EK_OK && p.has_so_pin;
+}
+
+ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
+{
+    char dir[1100], path[1200];
+    ek_rc rc = token_dir(token, dir, sizeof(dir));
+    if (rc != EK_OK)
+        return rc;
+    snprintf(path, sizeof(path), "%s/%s", dir, SEAL_USER);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
+    if (so_pin_len == 0) {
+        snprintf(path, sizeof(path), "%s/%s", dir, SEAL_SO);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
+        snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
+        unlink(path);
+        return EK_OK;
+    }
+    if (so_pin_len < EK_TOKEN_PIN_MIN || so_pin_len > EK_TOKEN_PIN_MAX)
+        return ek_error(EK_ERR_INVALID, "SO PIN refused: length must be %d..%d", EK_TOKEN_PIN_MIN,
+                        EK_TOKEN_PIN_MAX);
+    ek_token_secret s = {.set = true};
+    unsigned char auth[EK_TOKEN_AUTH_MAX];
+    size_t alen = 0;
+    ek_sealed blob;
+    if (RAND_priv_bytes(s.v, sizeof(s.v)) != 1)
+        return ek_error(EK_ERR_INVALID, "token %s: no random bytes for the secret", token);
+    rc = pin_auth(so_pin, so_pin_len, auth, &alen);
+    if (rc == EK_OK)
+        rc = ek_seal_create(s.v, sizeof(s.v), auth, alen, &blob);
+    if (rc == EK_OK)
+        rc = write_seal(dir, EK_TOKEN_SO, &blob);
+    if (rc == EK_OK) {
+        tries t;
+        if (tries_open(dir, &t) == EK_OK) {
+            t.fails[0] = t.fails[1] = 0;
+            tries_close(&t, true);
+        }
+    }
+    ek_wipe(auth, sizeof(auth));
+    ek_token_secret_wipe(&s);
+    return rc;
+}
+
+ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
+                     ek_token_secret *secret)
+{
+    char dir[1100];
+    memset(secret, 0, sizeof(*secret));
+    ek_rc rc = token_dir(token, dir, sizeof(dir));
+    if (rc != EK_OK)
+        return rc;
+    ek_sealed blob;
+    rc = read_seal(dir, who, &blob);
+    if (rc != EK_OK)
+        return rc;
+    tries t;
+    rc = tries_open(dir, &t);
+    if (rc != EK_OK)
+        return rc;
+    if (t.fails[who] >= EK_TOKEN_MAX_TRIES) {
+        tries_close(&t, false);
+        return ek_error(EK_ERR_LOCKOUT, "token %s: %s locked after %u wrong attempts; %s", token,
+                        who_name(who), t.fails[who],
+                        who == EK_TOKEN_USER ? "the SO sets a new user PIN (C_InitPIN)"
+                                             : "re-initialise the token");
+    }
+    unsigned char auth[EK_TOKEN_AUTH_MAX];
+    size_t alen = 0, slen = sizeof(secret->v);
+    rc = pin_auth(pin, pin_len, auth, &alen);
+    if (rc == EK_OK)
+        rc = ek_seal_unseal(&blob, auth, alen, secret->v, &slen);
+    ek_wipe(auth, sizeof(auth));
+    bool write_back = false;
+    if (rc == EK_ERR_AUTH) {
+        t.fails[who]++;
+        write_back = true;
+        rc = ek_error(EK_ERR_AUTH, "token %s: %s incorrect (%u of %u attempts left)", token,
+                      who_name(who),
+                      t.fails[who] >= EK_TOKEN_MAX_TRIES ? 0 : EK_TOKEN_MAX_TRIES - t.fails[who],
+                      EK_TOKEN_MAX_TRIES);
+    } else if (rc == EK_OK) {
+        secret->set = slen == sizeof(secret->v);
+        if (!secret->set)
+            rc = ek_error(EK_ERR_INVALID, "token %s: sealed secret has the wrong size", token);
+        write_back = t.fails[who] != 0;
+        t.fails[who] = 0;
+    }
+    tries_close(&t, write_back);
+    if (rc != EK_OK)
+        ek_token_secret_wipe(secret);
+    return rc;
+}
+
+static ek_rc seal_for(const char *token, ek_token_user who, const ek_token_secret *secret,
+                      const char *pin, size_t pin_len)
+{
+    char dir[1100];
+    if (!secret || !secret->set)
+        return ek_error(EK_ERR_AUTH, "token %s: log in first", token);
+    if (pin_len < EK_TOKEN_PIN_MIN || pin_len > EK_TOKEN_PIN_MAX)
+        return ek_error(EK_ERR_INVALID, "%s refused: length must be %d..%d", who_name(who),
+                        EK_TOKEN_PIN_MIN, EK_TOKEN_PIN_MAX);
+    ek_rc rc = token_dir(token, dir, sizeof(dir));
+    if (rc != EK_OK)
+        return rc;
+    unsigned char auth[EK_TOKEN_AUTH_MAX];
+    size_t alen = 0;
+    ek_sealed blob;
+    rc = pin_auth(pin, pin_len, auth, &alen);
+    if (rc == EK_OK)
+        rc = ek_seal_create(secret->v, sizeof(secret->v), auth, alen, &blob);
+    ek_wipe(auth, sizeof(auth));
+    if (rc == EK_OK)
+        rc = write_seal(dir, who, &blob);
+    if (rc == EK_OK) {
+        tries t;
+        if (tries_open(dir, &t) == EK_OK) {
+            bool changed = t.fails[who] != 0;
+            t.fails[who] = 0;
+            tries_close(&t, changed);
+        }
+    }
+    return rc;
+}
+
+ek_rc ek_token_set_user_pin(const char *token, const ek_token_secret *secret, const char *pin,
+                            size_t pin_len)
+{
+    return seal_for(token, EK_TOKEN_USER, secret, pin, pin_len);
+}
+
+ek_rc ek_token_change_pin(const char *token, ek_token_user who, const char *old_pin, size_t old_len,
+                          const char *new_pin, size_t new_len)
+{
+    ek_token_secret s;
+    ek_rc rc = ek_token_login(token, who, old_pin, old_len, &s);
+    if (rc == EK_OK)
+        rc = seal_for(token, who, &s, new_pin, new_len);
+    ek_token_secret_wipe(&s);
+    return rc;
+}
+
+ek_rc ek_token_key_auth(const ek_token_secret *secret, const unsigned char *id, size_t id_len,
+                        unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len)
+{
+    if (!secret || !secret->set)
+        return ek_error(EK_ERR_AUTH, "key auth: not logged in to the token");
+    return hmac_auth(secret->v, sizeof(secret->v), "edgekey key auth", id, id_len, auth, auth_len);
+}
+
+ek_rc ek_token_key_auth_pin(const char *token, const char *pin, size_t pin_len,
+                            const unsigned char *id, size_t id_len,
+                            unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len)
+{
+    *auth_len = 0;
+    if (!ek_token_login_required(token))
+        return EK_OK;
+    ek_token_secret s;
+    ek_rc rc = ek_token_login(token, EK_TOKEN_USER, pin, pin_len, &s);
+    if (rc == EK_OK)
+        rc = ek_token_key_auth(&s, id, id_len, auth, auth_len);
+    ek_token_secret_wipe(&s);
+    return rc;
+}
+
+ek_rc ek_token_key_set_pin(ek_key *key, const char *token, const unsigned char *id, size_t id_len,
+                           const char *pin, size_t pin_len)
+{
+    unsigned char auth[EK_TOKEN_AUTH_MAX];
+    size_t auth_len = 0;
+    ek_rc rc = ek_token_key_auth_pin(token, pin, pin_len, id, id_len, auth, &auth_len);
+    if (rc == EK_OK)
+        rc = auth_len ? ek_key_set_auth(key, auth, auth_len)
+                      : ek_key_set_auth(key, (const unsigned char *)pin, pin_len);
+    ek_wipe(auth, sizeof(auth));
+    return rc;
+}
+
+void ek_token_secret_wipe(ek_token_secret *secret)
+{
+    if (secret)
+        ek_wipe(secret, sizeof(*secret));
+}

@@ -1,0 +1,167 @@
+/* edgekey core: seal and unseal the token secret (TPM side of ek_token.h).
+ *
+ * The secret lives in a keyedhash sealed object under the SRK with
+ * userAuth = f(PIN) and noDA (see ek_token.h for why). Everything secret
+ * crosses the TPM interface encrypted: Create's inSensitive through a
+ * decrypt session, Unseal's outData through an encrypt session. */
+#include <string.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include "ek_log.h"
+#include "ek_tpm.h"
+#include "token_seal.h"
+
+static const char seal_magic[8] = {'E', 'K', 'S', 'E', 'A', 'L', '1', '\n'};
+
+/* A wrong PIN: TPM_RC_BAD_AUTH for noDA objects, TPM_RC_AUTH_FAIL otherwise. */
+static bool rc_is_auth_fail(TSS2_RC rc)
+{
+    if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER || !(rc & TPM2_RC_FMT1))
+        return false;
+    TSS2_RC e = rc & (TPM2_RC_FMT1 | 0x3F);
+    return e == TPM2_RC_AUTH_FAIL || e == TPM2_RC_BAD_AUTH;
+}
+
+static bool rc_is_lockout(TSS2_RC rc)
+{
+    return (rc & ~TSS2_RC_LAYER_MASK) == TPM2_RC_LOCKOUT &&
+           (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER;
+}
+
+ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsigned char *auth,
+                     size_t auth_len, ek_sealed *out)
+{
+    if (secret_len > sizeof(((TPM2B_SENSITIVE_DATA *)0)->buffer) ||
+        auth_len > sizeof(((TPM2B_AUTH *)0)->buffer))
+        return ek_error(EK_ERR_INVALID, "token secret seal: secret or auth too long");
+
+    TPM2B_SENSITIVE_CREATE sens = {0};
+    sens.sensitive.userAuth.size = (UINT16)auth_len;
+    memcpy(sens.sensitive.userAuth.buffer, auth, auth_len);
+    sens.sensitive.data.size = (UINT16)secret_len;
+    memcpy(sens.sensitive.data.buffer, secret, secret_len);
+
+    TPM2B_PUBLIC tmpl = {0};
+    tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
+    tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+    /* No sensitiveDataOrigin (we supply the data), no sign/decrypt: a
+     * pure sealed blob. adminWithPolicy clear so ObjectChangeAuth works. */
+    tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
+    tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    TPM2B_PRIVATE *priv = NULL;
+    TPM2B_PUBLIC *pub = NULL;
+    ESYS_CONTEXT *esys;
+    ESYS_TR srk, sess;
+    ek_rc rc = ek_tpm_lock(&esys);
+    if (rc != EK_OK)
+        goto out;
+    rc = ek_tpm_srk(&srk);
+    if (rc == EK_OK)
+        rc = ek_tpm_session(TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT, &sess);
+    if (rc == EK_OK) {
+        TSS2_RC r = Esys_Create(esys, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
+                                &pcrs, &priv, &pub, NULL, NULL, NULL);
+        if (r != TSS2_RC_SUCCESS)
+            rc = ek_tpm_rc(r, "sealing the token secret (TPM2_Create)");
+    }
+    ek_tpm_unlock();
+    if (rc == EK_OK) {
+        out->pub = *pub;
+        out->priv = *priv;
+    }
+out:
+    ek_wipe(&sens, sizeof(sens));
+    Esys_Free(pub);
+    Esys_Free(priv);
+    return rc;
+}
+
+ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t auth_len,
+                     unsigned char *out, size_t *out_len)
+{
+    TPM2B_AUTH a = {0};
+    if (auth_len > sizeof(a.buffer))
+        return ek_error(EK_ERR_INVALID, "token PIN auth too long");
+    a.size = (UINT16)auth_len;
+    memcpy(a.buffer, auth, auth_len);
+
+    ESYS_CONTEXT *esys;
+    ESYS_TR srk, sess, obj = ESYS_TR_NONE;
+    TPM2B_SENSITIVE_DATA *data = NULL;
+    ek_rc rc = ek_tpm_lock(&esys);
+    if (rc != EK_OK) {
+        ek_wipe(&a, sizeof(a));
+        return rc;
+    }
+    rc = ek_tpm_srk(&srk);
+    if (rc == EK_OK) {
+        ek_tpm_reserve_slot(); /* swtpm and chips without a RM hold 3 objects */
+        TSS2_RC r = Esys_Load(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &blob->priv,
+                              &blob->pub, &obj);
+        if (r != TSS2_RC_SUCCESS)
+            rc = ek_tpm_rc(r, "loading the sealed token secret (TPM2_Load)");
+    }
+    if (rc == EK_OK && Esys_TR_SetAuth(esys, obj, &a) != TSS2_RC_SUCCESS)
+        rc = ek_error(EK_ERR_TPM, "token secret: cannot set auth");
+    if (rc == EK_OK)
+        rc = ek_tpm_session(TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_ENCRYPT, &sess);
+    if (rc == EK_OK) {
+        TSS2_RC r = Esys_Unseal(esys, obj, sess, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+        if (rc_is_auth_fail(r))
+            rc = ek_error(EK_ERR_AUTH, "PIN incorrect");
+        else if (rc_is_lockout(r))
+            rc = ek_error(EK_ERR_LOCKOUT, "TPM is in dictionary-attack lockout; wait for "
+                                          "recovery or clear it with the lockout auth");
+        else if (r != TSS2_RC_SUCCESS)
+            rc = ek_tpm_rc(r, "unsealing the token secret (TPM2_Unseal)");
+    }
+    if (obj != ESYS_TR_NONE)
+        Esys_FlushContext(esys, obj);
+    ek_tpm_unlock();
+    ek_wipe(&a, sizeof(a));
+    if (rc == EK_OK) {
+        if (data->size > *out_len) {
+            rc = ek_error(EK_ERR_INVALID, "sealed token secret has an unexpected size");
+        } else {
+            memcpy(out, data->buffer, data->size);
+            *out_len = data->size;
+        }
+    }
+    if (data) {
+        ek_wipe(data, sizeof(*data));
+        Esys_Free(data);
+    }
+    return rc;
+}
+
+ek_rc ek_seal_encode(const ek_sealed *blob, unsigned char *buf, size_t size, size_t *len)
+{
+    size_t off = sizeof(seal_magic);
+    if (size < off)
+        return ek_error(EK_ERR_BUFFER_TOO_SMALL, "seal file buffer");
+    memcpy(buf, seal_magic, off);
+    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&blob->pub, buf, size, &off) != TSS2_RC_SUCCESS ||
+        Tss2_MU_TPM2B_PRIVATE_Marshal(&blob->priv, buf, size, &off) != TSS2_RC_SUCCESS)
+        return ek_error(EK_ERR_INVALID, "cannot marshal the sealed token secret");
+    *len = off;
+    return EK_OK;
+}
+
+ek_rc ek_seal_decode(const unsigned char *buf, size_t len, ek_sealed *blob, const char *what)
+{
+    size_t off = sizeof(seal_magic);
+    memset(blob, 0, sizeof(*blob));
+    if (len < off || memcmp(buf, seal_magic, off) != 0 ||
+        Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, &blob->pub) != TSS2_RC_SUCCESS ||
+        Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, &blob->priv) != TSS2_RC_SUCCESS ||
+        off != len)
+        return ek_error(EK_ERR_INVALID,
+                        "%s: not an edgekey seal file (EKSEAL1); "
+                        "re-initialise the token's PINs",
+                        what);
+    return EK_OK;
+}
