@@ -54,10 +54,15 @@ static int setup(void **state)
     FILE *fp = fopen(conf, "w");
     fclose(fp);
     setenv("EDGEKEY_CONF", conf, 1);
-    setenv("EDGEKEY_STORE", store, 1);
+    /* The store comes from x-init-reserved (p11-kit passes it in pReserved),
+     * which wins over the environment, whose store cannot exist (a path
+     * below a regular file). */
+    setenv("EDGEKEY_STORE", "/dev/null/edgekey-env-store", 1);
     setenv("EDGEKEY_TCTI", "swtpm:host=127.0.0.1,port=9", 1);
+    static char reserved[256];
+    snprintf(reserved, sizeof(reserved), "log_level = 0; store=%s", store);
     assert_int_equal(C_GetFunctionList(&f), CKR_OK);
-    CK_C_INITIALIZE_ARGS ia = {.flags = CKF_OS_LOCKING_OK};
+    CK_C_INITIALIZE_ARGS ia = {.flags = CKF_OS_LOCKING_OK, .pReserved = reserved};
     assert_int_equal(f->C_Initialize(&ia), CKR_OK);
     assert_int_equal(f->C_Initialize(&ia), CKR_CRYPTOKI_ALREADY_INITIALIZED);
     return 0;
