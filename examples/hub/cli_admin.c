@@ -1,0 +1,257 @@
+/* edgekey-hub: operator subcommands (product, device, cert, revoke, crl,
+ * send). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "hub_util.h"
+#include "ops.h"
+#include "service.h"
+
+/* Human output is accumulated here and printed by cli_print. */
+typedef struct text {
+    char *buf;
+    size_t len;
+    FILE *f;
+} text;
+
+static void text_open(text *t)
+{
+    t->f = open_memstream(&t->buf, &t->len);
+}
+static const char *text_close(text *t)
+{
+    fclose(t->f);
+    return t->buf ? t->buf : "";
+}
+
+static int open_ctx(const cli_opts *o, bool with_ca, hub_ctx *ctx)
+{
+    if (hub_ctx_open(o->conf, with_ca, ctx) != 0)
+        return cli_error(o, "config", hub_err());
+    return 0;
+}
+
+static int op_fail(const cli_opts *o, hub_ctx *ctx, const char *ecode)
+{
+    int rc = cli_error(o, ecode ? ecode : "error", hub_err());
+    hub_ctx_close(ctx);
+    return rc;
+}
+
+static int list_product(const hub_product *p, void *arg)
+{
+    json_array_append_new(((json_t **)arg)[0],
+                          json_pack("{s:s, s:i, s:i, s:b}", "productKey", p->pk, "keyTypes",
+                                    (int)p->key_types, "validityDays", p->validity_days,
+                                    "dynamicActivation", p->dynamic_activation));
+    fprintf(((text *)((json_t **)arg)[1])->f, "%-20s keytypes=%s%s validity=%dd%s\n", p->pk,
+            p->key_types & HUB_KT_RSA ? "rsa" : "", p->key_types & HUB_KT_EC ? " ec" : "",
+            p->validity_days, p->dynamic_activation ? "" : " no-dynamic");
+    return 0;
+}
+
+int cli_product(const cli_opts *o, int argc, char **argv)
+{
+    hub_ctx ctx;
+    const char *ecode = NULL;
+    if (argc < 1)
+        return cli_error(o, "usage", "product add|list");
+    if (open_ctx(o, false, &ctx))
+        return 1;
+    if (strcmp(argv[0], "list") == 0) {
+        text t;
+        text_open(&t);
+        json_t *arr = json_array();
+        void *pair[2] = {arr, &t};
+        reg_product_list(ctx.reg, list_product, pair);
+        cli_print(o, json_pack("{s:o}", "products", arr), text_close(&t));
+        free(t.buf);
+        hub_ctx_close(&ctx);
+        return 0;
+    }
+    const char *kts = cli_opt(argc, argv, "--key-types");
+    unsigned kt = 0;
+    if (!kts || strstr(kts, "rsa"))
+        kt |= HUB_KT_RSA;
+    if (!kts || strstr(kts, "ec"))
+        kt |= HUB_KT_EC;
+    const char *vd = cli_opt(argc, argv, "--validity-days");
+    hub_product p;
+    if (hub_op_product_add(&ctx, cli_opt(argc, argv, "--product-key"), kt, vd ? atoi(vd) : 365,
+                           !cli_flag(argc, argv, "--no-dynamic"), &p, &ecode) != 0)
+        return op_fail(o, &ctx, ecode);
+    char human[256];
+    snprintf(human, sizeof(human), "productKey    %s\nproductSecret %s\n", p.pk, p.secret);
+    cli_print(o,
+              json_pack("{s:s, s:s, s:i}", "productKey", p.pk, "productSecret", p.secret,
+                        "validityDays", p.validity_days),
+              human);
+    hub_ctx_close(&ctx);
+    return 0;
+}
+
+static int list_device(const hub_device *d, void *arg)
+{
+    json_array_append_new(((json_t **)arg)[0], hub_json_device(d));
+    fprintf(((text *)((json_t **)arg)[1])->f, "%-24s %-20s %-10s %s\n", d->dk, d->pk,
+            hub_dev_state_name(d->state), d->asset_id);
+    return 0;
+}
+
+static int add_point(const char *point, const char *value, int64_t ts, void *arg)
+{
+    json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+    json_object_set_new(
+        arg, point, json_pack("{s:o, s:I}", "value", v ? v : json_null(), "time", (json_int_t)ts));
+    return 0;
+}
+
+int cli_device(const cli_opts *o, int argc, char **argv)
+{
+    hub_ctx ctx;
+    const char *ecode = NULL;
+    if (argc < 1)
+        return cli_error(o, "usage", "device add|list|show");
+    if (open_ctx(o, false, &ctx))
+        return 1;
+    const char *pk = cli_opt(argc, argv, "--product-key");
+    const char *dk = cli_opt(argc, argv, "--device-key");
+    if (strcmp(argv[0], "add") == 0) {
+        if (hub_op_device_add(&ctx, pk, dk, &ecode) != 0)
+            return op_fail(o, &ctx, ecode);
+        char human[256];
+        snprintf(human, sizeof(human), "registered %s under %s\n", dk, pk);
+        cli_print(
+            o,
+            json_pack("{s:s, s:s, s:s}", "productKey", pk, "deviceKey", dk, "state", "registered"),
+            human);
+    } else if (strcmp(argv[0], "show") == 0) {
+        hub_device d;
+        if (!dk || reg_device_get(ctx.reg, dk, &d) != 0) {
+            hub_fail("device '%s' is not registered", dk ? dk : "");
+            return op_fail(o, &ctx, "device_not_registered");
+        }
+        json_t *j = hub_json_device(&d), *pts = json_object();
+        reg_telemetry_get(ctx.reg, dk, add_point, pts);
+        json_object_set_new(j, "measurepoints", pts);
+        char *txt = json_dumps(j, JSON_INDENT(2));
+        char human[8192];
+        snprintf(human, sizeof(human), "%s\n", txt ? txt : "");
+        free(txt);
+        cli_print(o, j, human);
+    } else {
+        text t;
+        text_open(&t);
+        json_t *arr = json_array();
+        void *pair[2] = {arr, &t};
+        reg_device_list(ctx.reg, pk, list_device, pair);
+        cli_print(o, json_pack("{s:o}", "devices", arr), text_close(&t));
+        free(t.buf);
+    }
+    hub_ctx_close(&ctx);
+    return 0;
+}
+
+static int list_cert(const hub_cert *c, void *arg)
+{
+    json_array_append_new(((json_t **)arg)[0], hub_json_cert(c, false));
+    fprintf(((text *)((json_t **)arg)[1])->f, "%-34s %-24s %-10s reason=%d\n", c->serial, c->dk,
+            hub_cert_state_name(c->state), c->reason);
+    return 0;
+}
+
+int cli_cert(const cli_opts *o, int argc, char **argv)
+{
+    hub_ctx ctx;
+    if (argc < 1 || strcmp(argv[0], "list") != 0)
+        return cli_error(o, "usage", "cert list [--device-key SN]");
+    if (open_ctx(o, false, &ctx))
+        return 1;
+    text t;
+    text_open(&t);
+    json_t *arr = json_array();
+    void *pair[2] = {arr, &t};
+    reg_cert_list(ctx.reg, cli_opt(argc, argv, "--device-key"), false, list_cert, pair);
+    cli_print(o, json_pack("{s:o}", "certs", arr), text_close(&t));
+    free(t.buf);
+    hub_ctx_close(&ctx);
+    return 0;
+}
+
+int cli_revoke(const cli_opts *o, int argc, char **argv)
+{
+    hub_ctx ctx;
+    const char *ecode = NULL;
+    const char *sn = cli_opt(argc, argv, "--cert-sn"), *rs = cli_opt(argc, argv, "--reason");
+    if (!sn)
+        return cli_error(o, "usage", "revoke --cert-sn HEX [--reason N]");
+    if (open_ctx(o, true, &ctx))
+        return 1;
+    int reason = rs ? atoi(rs) : 0;
+    if (hub_op_revoke(&ctx, sn, reason, "cli", &ecode) != 0)
+        return op_fail(o, &ctx, ecode);
+    char human[128];
+    snprintf(human, sizeof(human), "revoked %s (reason %d); CRL updated\n", sn, reason);
+    cli_print(o, json_pack("{s:s, s:i}", "certSn", sn, "reason", reason), human);
+    hub_ctx_close(&ctx);
+    return 0;
+}
+
+int cli_crl(const cli_opts *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    hub_ctx ctx;
+    if (open_ctx(o, true, &ctx))
+        return 1;
+    if (hub_op_crl_refresh(&ctx) != 0)
+        return op_fail(o, &ctx, "crl");
+    char pem[HUB_PATH_MAX + 32], der[HUB_PATH_MAX + 32], human[HUB_PATH_MAX * 3];
+    hub_crl_paths(ctx.ca, pem, der, sizeof(pem));
+    snprintf(human, sizeof(human), "CRL written: %s, %s\n", pem, der);
+    cli_print(o,
+              json_pack("{s:s, s:s, s:I}", "pem", pem, "der", der, "nextUpdate",
+                        (json_int_t)ctx.crl_next_update),
+              human);
+    hub_ctx_close(&ctx);
+    return 0;
+}
+
+int cli_send(const cli_opts *o, int argc, char **argv)
+{
+    hub_ctx ctx;
+    const char *ecode = NULL;
+    const char *pk = cli_opt(argc, argv, "--product-key"),
+               *dk = cli_opt(argc, argv, "--device-key");
+    const char *sid = cli_opt(argc, argv, "--service"), *ps = cli_opt(argc, argv, "--params");
+    const char *tm = cli_opt(argc, argv, "--timeout-ms");
+    json_t *params = ps ? json_loads(ps, 0, NULL) : json_object();
+    if (!pk || !dk || !sid || !params) {
+        json_decref(params);
+        return cli_error(o, "usage",
+                         "send --product-key PK --device-key SN --service ID "
+                         "[--params JSON-object] [--timeout-ms N]");
+    }
+    if (open_ctx(o, false, &ctx)) {
+        json_decref(params);
+        return 1;
+    }
+    hub_service *svc = NULL;
+    json_t *reply = NULL;
+    int st = hub_service_start(&ctx, false, 10000, &svc);
+    if (st == 0)
+        st = hub_service_send(svc, pk, dk, sid, params, tm ? atoi(tm) : 5000, &reply, &ecode);
+    else
+        ecode = "mqtt_unavailable";
+    hub_service_stop(svc);
+    json_decref(params);
+    if (st != 0)
+        return op_fail(o, &ctx, ecode);
+    char *txt = json_dumps(reply, JSON_COMPACT);
+    char human[4096];
+    snprintf(human, sizeof(human), "%s\n", txt ? txt : "");
+    free(txt);
+    cli_print(o, json_pack("{s:o}", "reply", reply), human);
+    hub_ctx_close(&ctx);
+    return 0;
+}

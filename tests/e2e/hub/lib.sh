@@ -1,0 +1,165 @@
+# Helpers for the hub end-to-end tests. Sourced inside tests/lib/tpm-env.sh,
+# so EDGEKEY_TEST_TMP and EDGEKEY_TEST_PORT_BASE are set. Clients are stock
+# curl, openssl and mosquitto_pub/sub; jq builds and reads JSON.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../../lib/common.sh"
+
+HUB_BIN=${EDGEKEY_HUB_BIN:-$EDGEKEY_BUILD/examples/hub/edgekey-hub}
+HUB_PLUGIN=${EDGEKEY_HUB_PLUGIN:-$EDGEKEY_BUILD/examples/hub/edgekey_auth.so}
+[ -x "$HUB_BIN" ] || fail "edgekey-hub not built at $HUB_BIN"
+HUB_DIR=$T/hub
+HUB_CONF=$T/hub.conf
+API_PORT=$EDGEKEY_TEST_PORT_BASE
+MQTT_PORT=$((EDGEKEY_TEST_PORT_BASE + 1))
+API=https://localhost:$API_PORT
+ADMIN_TOKEN=test-admin-$$
+CA=$HUB_DIR/ca/chain.pem
+
+# hub_config CA_MODE HUB_KEY_MODE [extra "key = value" lines...]
+hub_config() {
+    local ca=$1 hk=$2
+    shift 2
+    {
+        echo "dir = $HUB_DIR"
+        echo "ca_key_mode = $ca"
+        echo "hub_key_mode = $hk"
+        echo "api_port = $API_PORT"
+        echo "mqtt_port = $MQTT_PORT"
+        echo "admin_token = $ADMIN_TOKEN"
+        echo "plugin_path = $HUB_PLUGIN"
+        echo "crl_url = $API/api/v1/crl"
+        [ "$(id -u)" = 0 ] && echo "broker_user = root"
+        [ -f "$EDGEKEY_BUILD/pkcs11/edgekey-pkcs11.so" ] &&
+            echo "pkcs11_module = $EDGEKEY_BUILD/pkcs11/edgekey-pkcs11.so"
+        for l in "$@"; do echo "$l"; done
+    } >"$HUB_CONF"
+}
+
+hub() { "$HUB_BIN" --config "$HUB_CONF" "$@"; }
+
+HUB_PID=
+hub_start() {
+    # the binary itself in the background (not the shell function), so
+    # $HUB_PID is the hub's own pid (kill -9, RSS)
+    "$HUB_BIN" --config "$HUB_CONF" serve >>"$T/serve.log" 2>&1 &
+    HUB_PID=$!
+    ek_bg_pids+=($HUB_PID)
+    ek_wait_port "$API_PORT" || { cat "$T/serve.log"; fail "hub API did not listen"; }
+}
+
+hub_stop() {
+    [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+    HUB_PID=
+}
+
+# In a sanitizer build our plugin (and the provider) carry the ASan/UBSan
+# runtime, which stock mosquitto does not: preload it.
+BROKER_PRELOAD=
+if ldd "$HUB_PLUGIN" 2>/dev/null | grep -q libasan; then
+    for lib in libasan.so libubsan.so; do
+        BROKER_PRELOAD="$BROKER_PRELOAD $(${CC:-cc} -print-file-name=$lib)"
+    done
+fi
+
+BROKER_PID=
+broker_start() {
+    local cnf=
+    [ -f "$HUB_DIR/broker/openssl.cnf" ] && cnf=$HUB_DIR/broker/openssl.cnf
+    LD_PRELOAD=${BROKER_PRELOAD:-${LD_PRELOAD:-}} \
+        ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0:verify_asan_link_order=0 \
+        OPENSSL_CONF=${cnf:-${OPENSSL_CONF:-}} mosquitto -c "$HUB_DIR/broker/mosquitto.conf" \
+        >>"$T/broker.log" 2>&1 &
+    BROKER_PID=$!
+    ek_bg_pids+=($BROKER_PID)
+    ek_wait_port "$MQTT_PORT" || { cat "$T/broker.log"; fail "broker did not listen"; }
+}
+
+now_ms() { date +%s%3N; }
+
+# sign SECRET JSON: EnOS sign over the sorted parameters (all but "sign").
+sign() {
+    jq -j --arg s "$1" \
+        'to_entries | map(select(.key != "sign")) | sort_by(.key) |
+         map(.key + (.value | tostring)) | join("") + $s' <<<"$2" |
+        sha256sum | cut -c1-64 | tr a-f A-F
+}
+
+# signed SECRET JSON -> JSON with "sign" added
+signed() { jq -c --arg s "$(sign "$1" "$2")" '. + {sign: $s}' <<<"$2"; }
+
+# api METHOD PATH [BODY] [curl args...]: prints the body, HTTP status in $T/status
+api() {
+    local m=$1 p=$2 body=${3:-}
+    shift 3 || shift $#
+    local args=(-sS --cacert "$CA" -o "$T/resp" -w '%{http_code}' -X "$m" "$@")
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    curl "${args[@]}" "$API$p" >"$T/status" || echo 000 >"$T/status"
+    cat "$T/resp" 2>/dev/null
+}
+admin() { api "$1" "$2" "${3:-}" -H "Authorization: Bearer $ADMIN_TOKEN"; }
+status() { echo "$(<"$T/status")"; }
+
+# expect_error STATUS CODE BODY-from-api: checks a clean JSON refusal
+expect_error() {
+    local want=$1 code=$2 body=$3 what=$4 err msg
+    [ "$(status)" = "$want" ] || fail "$what: HTTP $(status), wanted $want: $body"
+    { read -r err; read -r msg; } < <(jq -r '.error, .msg' <<<"$body")
+    [ "$err" = "$code" ] || fail "$what: error '$err', wanted $code: $body"
+    [ -n "$msg" ] && [ "$msg" != null ] || fail "$what: no message"
+    pass "$what refused: $want $code (${msg:0:80})"
+}
+
+# product_add PK -> sets PSECRET
+product_add() {
+    local r
+    r=$(admin POST /api/v1/admin/products "{\"productKey\":\"$1\",\"validityDays\":30}")
+    [ "$(status)" = 200 ] || fail "product add: $r"
+    PSECRET=$(jq -r .data.productSecret <<<"$r")
+}
+
+device_add() {
+    local r
+    r=$(admin POST /api/v1/admin/devices "$(jq -nc --arg p "$1" --arg d "$2" '{productKey:$p,deviceKey:$d}')")
+    [ "$(status)" = 200 ] || fail "device add $2: $r"
+}
+
+# activate PK DK PSECRET -> sets DSECRET
+activate() {
+    local body r
+    body=$(signed "$3" "$(jq -nc --arg p "$1" --arg d "$2" --arg t "$(now_ms)" \
+        '{productKey:$p,deviceKey:$d,timestamp:$t}')")
+    r=$(api POST /api/v1/device/activate "$body")
+    [ "$(status)" = 200 ] || fail "activate $2: $r"
+    DSECRET=$(jq -r .data.deviceSecret <<<"$r")
+}
+
+# soft_key NAME [ec|rsa2048|rsa1024]: software key + CSR with CN
+soft_key() {
+    local name=$1 cn=$2 kind=${3:-ec}
+    case $kind in
+        ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$name.key" 2>/dev/null ;;
+        rsa*) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${kind#rsa} -out "$T/$name.key" 2>/dev/null ;;
+    esac
+    openssl req -new -key "$T/$name.key" -subj "/CN=$cn" -out "$T/$name.csr" 2>/dev/null
+}
+
+# apply PK DK DSECRET CSRFILE OUTCERT: certificate for the CSR
+apply() {
+    local body r
+    body=$(signed "$3" "$(jq -nc --arg p "$1" --arg d "$2" --arg t "$(now_ms)" \
+        --rawfile c "$4" '{productKey:$p,deviceKey:$d,csr:$c,validDay:10,timestamp:$t}')")
+    r=$(api POST /api/v1/device/cert/apply "$body")
+    [ "$(status)" = 200 ] || fail "apply $2: $r"
+    jq -r .data.cert <<<"$r" >"$5"
+    CERTSN=$(jq -r .data.certSn <<<"$r")
+}
+
+# mqtt_login_args PK DK DSECRET -> MQTT_ARGS (EnOS clientId/username/password)
+mqtt_login_args() {
+    local ts id=${4:-c$RANDOM} pw
+    ts=$(now_ms)
+    pw=$(printf 'clientId%sdeviceKey%sproductKey%stimestamp%s%s' "$id" "$2" "$1" "$ts" "$3" |
+        sha256sum | cut -c1-64 | tr a-f A-F)
+    MQTT_ARGS=(-i "$id|securemode=2,signmethod=sha256,timestamp=$ts|" -u "$2&$1" -P "$pw")
+    sleep 0.002   # the next login needs a newer timestamp
+}
