@@ -1,0 +1,250 @@
+/* edgekey OpenSSL provider: decoders, so that the default "file:" store
+ * loader, PEM_read_bio_PrivateKey_ex and `openssl ... -key file.pem` reach
+ * TPM keys from key files:
+ *
+ *   "DER" input=pem                       -----BEGIN TSS2 PRIVATE KEY----- and
+ *                                         -----BEGIN EDGEKEY URI----- to DER,
+ *                                         tagged with structure TSS2 / EDGEKEY-URI
+ *   RSA|EC input=der,structure=TSS2        TSS2 key file (DER) -> key
+ *   RSA|EC input=der,structure=EDGEKEY-URI wrapped pkcs11: URI -> key
+ *
+ * Anything that is not ours leaves "empty handed" (return 1, no object, no
+ * error) so other decoders get their turn. Once the input is certainly ours
+ * (the TSS2 loadable-key OID, or our PEM label), failures are reported.
+ * Keys reach our keymgmt as object references (ekp_key_pass_reference). */
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+
+#include "ek_addr.h"
+#include "ekp.h"
+
+#define EKP_TSS2_LABEL "TSS2 PRIVATE KEY"
+#define EKP_MAX_INPUT (64 * 1024)
+
+typedef struct ekp_dec_ctx {
+    ekp_prov *prov;
+} ekp_dec_ctx;
+
+static void *ekp_dec_newctx(void *provctx)
+{
+    ekp_dec_ctx *d = OPENSSL_zalloc(sizeof(*d));
+    if (d != NULL)
+        d->prov = provctx;
+    return d;
+}
+
+static void ekp_dec_freectx(void *ctx)
+{
+    OPENSSL_free(ctx);
+}
+
+/* ---------- PEM -> DER ---------- */
+
+static int ekp_pem2der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
+                              OSSL_CALLBACK *data_cb, void *data_cbarg,
+                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    ekp_dec_ctx *d = ctx;
+    BIO *in = BIO_new_from_core_bio(d->prov->libctx, cin);
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    const char *structure = NULL;
+    int ok = 1;
+
+    (void)selection;
+    (void)pw_cb;
+    (void)pw_cbarg;
+    if (in == NULL)
+        return 0;
+    ERR_set_mark();
+    if (PEM_read_bio(in, &name, &header, &der, &len) > 0) {
+        if (strcmp(name, EKP_TSS2_LABEL) == 0)
+            structure = EKP_STRUCT_TSS2;
+        else if (strcmp(name, EK_URI_PEM_LABEL) == 0)
+            structure = EKP_STRUCT_URI;
+    }
+    ERR_pop_to_mark(); /* not PEM, or not ours: not an error */
+    if (structure != NULL) {
+        OSSL_PARAM params[3];
+        params[0] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)len);
+        params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
+                                                     (char *)structure, 0);
+        params[2] = OSSL_PARAM_construct_end();
+        ok = data_cb(params, data_cbarg);
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_clear_free(der, der != NULL ? (size_t)len : 0);
+    BIO_free(in);
+    return ok;
+}
+
+/* ---------- DER -> key ---------- */
+
+/* Read the whole (DER) input; NULL if empty or larger than any key file. */
+static unsigned char *ekp_read_all(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, size_t *len)
+{
+    BIO *in = BIO_new_from_core_bio(d->prov->libctx, cin);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int r;
+
+    if (in == NULL || (buf = OPENSSL_malloc(EKP_MAX_INPUT)) == NULL)
+        goto err;
+    while (n < EKP_MAX_INPUT && (r = BIO_read(in, buf + n, (int)(EKP_MAX_INPUT - n))) > 0)
+        n += (size_t)r;
+    if (n == 0 || n == EKP_MAX_INPUT)
+        goto err;
+    BIO_free(in);
+    *len = n;
+    return buf;
+err:
+    OPENSSL_free(buf);
+    BIO_free(in);
+    return NULL;
+}
+
+/* DER of a TSS2 loadable key starts with SEQUENCE { OID 2.23.133.10.1.3 ... }. */
+static int ekp_is_tss2_der(const unsigned char *der, size_t len)
+{
+    static const unsigned char oid[] = {0x06, 0x06, 0x67, 0x81, 0x05, 0x0a, 0x01, 0x03};
+    for (size_t off = 2; off <= 4 && off + sizeof(oid) <= len; off++)
+        if (memcmp(der + off, oid, sizeof(oid)) == 0)
+            return 1;
+    return 0;
+}
+
+/* Hand a core key of the expected algorithm to OpenSSL as a reference.
+ * A key of the other algorithm: empty handed (the other decoder takes it). */
+static int ekp_dec_emit(ekp_dec_ctx *d, ek_key *tpm, ek_alg want, const char *what,
+                        OSSL_CALLBACK *data_cb, void *data_cbarg,
+                        OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    const ek_pubkey *pub = ek_key_public(tpm);
+    ekp_key *k;
+    int ok;
+
+    if (pub == NULL || pub->alg != want) {
+        ek_key_free(tpm);
+        return 1;
+    }
+    if (ek_key_needs_auth(tpm) &&
+        !ekp_key_ask_auth(d->prov, tpm, what, NULL, pw_cb, pw_cbarg)) {
+        ek_key_free(tpm);
+        return 0;
+    }
+    if ((k = ekp_key_from_tpm(d->prov, tpm)) == NULL)
+        return 0;
+    ok = ekp_key_pass_reference(&k, data_cb, data_cbarg);
+    ekp_key_free(k);
+    return ok;
+}
+
+static int ekp_tss2_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want,
+                           OSSL_CALLBACK *data_cb, void *data_cbarg,
+                           OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    size_t len = 0;
+    unsigned char *der = ekp_read_all(d, cin, &len);
+    ek_key *tpm = NULL;
+    ek_rc rc;
+
+    if (der == NULL || !ekp_is_tss2_der(der, len)) {
+        OPENSSL_free(der);
+        return 1;
+    }
+    rc = ek_key_from_tss2_der(der, len, &tpm);
+    OPENSSL_free(der);
+    if (rc != EK_OK) {
+        ekp_raise_core(d->prov, rc, "TSS2 PRIVATE KEY");
+        return 0;
+    }
+    return ekp_dec_emit(d, tpm, want, "TSS2 key file", data_cb, data_cbarg, pw_cb, pw_cbarg);
+}
+
+/* The core's codec works on the PEM text, so the DER goes back into PEM.
+ * Input that is not an EdgekeyURI is not ours: 0 without an error (this
+ * decoder also sees other DER, e.g. a software key's, when the caller did
+ * not name the input structure). */
+static int ekp_uri_from_der(const unsigned char *der, size_t len, char *uri, size_t urisize)
+{
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long pemlen;
+    ek_rc rc = EK_ERR_NOMEM;
+
+    if (len < 2 || der[0] != 0x30) {
+        BIO_free(mem);
+        return 0;
+    }
+    if (mem != NULL && PEM_write_bio(mem, EK_URI_PEM_LABEL, "", der, (long)len) > 0 &&
+        (pemlen = BIO_get_mem_data(mem, &pem)) > 0)
+        rc = ek_addr_uri_pem_decode(pem, (size_t)pemlen, uri, urisize);
+    BIO_free(mem);
+    if (rc != EK_OK)
+        ek_clear_error();
+    return rc == EK_OK;
+}
+
+static int ekp_uri_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want,
+                          OSSL_CALLBACK *data_cb, void *data_cbarg,
+                          OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    size_t len = 0;
+    unsigned char *der = ekp_read_all(d, cin, &len);
+    char uri[2048];
+    ek_key *tpm = NULL;
+    ekp_key *k;
+    int ok;
+
+    if (der == NULL)
+        return 1;
+    ok = ekp_uri_from_der(der, len, uri, sizeof(uri));
+    OPENSSL_free(der);
+    if (!ok)
+        return 1; /* not an EDGEKEY URI: empty handed */
+    ok = ekp_store_open_key(d->prov, uri, want, pw_cb, pw_cbarg, &tpm);
+    OPENSSL_cleanse(uri, sizeof(uri)); /* may carry a pin-value */
+    if (!ok || tpm == NULL)
+        return ok; /* error, or the other algorithm: empty handed */
+    if ((k = ekp_key_from_tpm(d->prov, tpm)) == NULL)
+        return 0;
+    ok = ekp_key_pass_reference(&k, data_cb, data_cbarg);
+    ekp_key_free(k);
+    return ok;
+}
+
+#define EKP_KEY_DECODER(fn, impl, alg)                                                          \
+    static int fn(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb,       \
+                  void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)          \
+    {                                                                                          \
+        (void)selection;                                                                       \
+        return impl(ctx, cin, alg, data_cb, data_cbarg, pw_cb, pw_cbarg);                      \
+    }
+
+EKP_KEY_DECODER(ekp_tss2_rsa_decode, ekp_tss2_decode, EK_ALG_RSA)
+EKP_KEY_DECODER(ekp_tss2_ec_decode, ekp_tss2_decode, EK_ALG_EC)
+EKP_KEY_DECODER(ekp_uri_rsa_decode, ekp_uri_decode, EK_ALG_RSA)
+EKP_KEY_DECODER(ekp_uri_ec_decode, ekp_uri_decode, EK_ALG_EC)
+
+#define EKP_DECODER_TABLE(name, decode_fn)                                                      \
+    const OSSL_DISPATCH name[] = {                                                             \
+        {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ekp_dec_newctx},                           \
+        {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))ekp_dec_freectx},                         \
+        {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode_fn},                                \
+        {0, NULL},                                                                             \
+    }
+
+EKP_DECODER_TABLE(ekp_pem2der_decoder_functions, ekp_pem2der_decode);
+EKP_DECODER_TABLE(ekp_tss2_rsa_decoder_functions, ekp_tss2_rsa_decode);
+EKP_DECODER_TABLE(ekp_tss2_ec_decoder_functions, ekp_tss2_ec_decode);
+EKP_DECODER_TABLE(ekp_uri_rsa_decoder_functions, ekp_uri_rsa_decode);
+EKP_DECODER_TABLE(ekp_uri_ec_decoder_functions, ekp_uri_ec_decode);
