@@ -127,7 +127,7 @@ static void run_case(const char *name, ek_keygen_spec spec, bool withauth, doubl
     }
     ek_key *k = NULL;
     REQUIRE_OK(ek_key_generate(&spec, &k));
-    const int rounds = 10;
+    const int rounds = 30;
     rate fl = {0}, eh = {0}, ek = {0};
     for (int r = 0; r < rounds; r++) {
         esys_rate(k, false, spec.auth, spec.auth_len, secs / rounds, &fl);

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Turn the BENCH lines of one run-all.sh run into the table of ratios
+against the issue-2 targets (docs/performance.md).
+
+  report.py RESULTS_FILE
+
+Exit status: 0 if every edgekey measurement ran (a missed target is printed
+as MISSED, not an error, unless BENCH_STRICT=1), 1 if one is missing or
+failed, so a broken build cannot pass for a slow one."""
+import os
+import re
+import sys
+
+
+def load(path):
+    vals, notes = {}, []
+    for line in open(path):
+        m = re.match(r"BENCH (\S+) (\S+) (\S+)(.*)", line)
+        if m:
+            try:
+                vals[m.group(1)] = (float(m.group(2)), m.group(3), m.group(4).strip())
+            except ValueError:
+                pass
+        elif line.startswith("#"):
+            notes.append(line.rstrip())
+    return vals, notes
+
+
+def main(argv):
+    vals, notes = load(argv[1])
+    rows, missing, missed = [], [], []
+
+    def v(key):
+        return vals[key][0] if key in vals else None
+
+    def row(what, num, den, target=None, op=">=", must=True):
+        a, b = v(num), v(den) if den else None
+        if a is None:
+            if must:
+                missing.append(num)
+            rows.append((what, "n/a", "n/a" if den else "", "", target or "", "NOT MEASURED"))
+            return
+        if den is None:
+            ratio, shown_b = a, ""
+        elif b is None or b == 0:
+            rows.append((what, f"{a:g}", "n/a", "", target or "", "no reference"))
+            return
+        else:
+            ratio, shown_b = a / b, f"{b:g}"
+        verdict = ""
+        if target is not None:
+            ok = ratio >= target if op == ">=" else abs(ratio - target) < 1e-9
+            verdict = "ok" if ok else "MISSED"
+            if not ok:
+                missed.append(what)
+        rows.append((what, f"{a:g}", shown_b, f"{ratio:.2f}" if den else "",
+                     f"{op} {target}" if target is not None else "", verdict))
+
+    for pre, title in (("", "through tpm2-abrmd"), ("direct/", "direct swtpm TCTI")):
+        if not any(k.startswith(pre + "sign/edgekey") for k in vals) and pre:
+            rows.append((f"-- {title}: no edgekey results", "", "", "", "", ""))
+            continue
+        rows.append((f"-- {title}", "", "", "", "", ""))
+        # Keys without auth: edgekey sends no session (nothing secret), so
+        # the floor is the password column; keys with an auth value go
+        # through the salted session, so theirs is the session column.
+        for s, f in (("rsa/pkcs1", "rsa2048-pkcs1"), ("rsa/pss", "rsa2048-pss"),
+                     ("ec/ecdsa", "p256-ecdsa")):
+            alg, sch = s.split("/")
+            row(f"signs/s {s}: edgekey / floor(password)", f"{pre}sign/edgekey/{s}",
+                f"{pre}floor/{f}/password", 0.9)
+            row(f"signs/s {s}: edgekey(auth) / floor(session)",
+                f"{pre}sign/edgekey/{alg}_auth/{sch}", f"{pre}floor/{f}/session", 0.9)
+            if not pre:
+                row(f"signs/s {s}: edgekey / tpm2-openssl", f"sign/edgekey/{s}",
+                    f"sign/tpm2/{s}", must=False)
+                row(f"signs/s {s}: edgekey / software key", f"sign/edgekey/{s}",
+                    f"sign/software/{s}", must=False)
+        for alg in ("rsa", "ec"):
+            for ver in ("tls1.2", "tls1.3"):
+                if pre:
+                    row(f"handshakes/s {alg} {ver}: edgekey / software",
+                        f"{pre}tls/edgekey/{alg}/{ver}", f"{pre}tls/software/{alg}/{ver}",
+                        must=False)
+                    continue
+                row(f"handshakes/s {alg} {ver}: edgekey / tpm2-openssl",
+                    f"tls/edgekey/{alg}/{ver}", f"tls/tpm2/{alg}/{ver}", 2.5)
+                row(f"handshakes/s {alg} {ver}: edgekey / software",
+                    f"tls/edgekey/{alg}/{ver}", f"tls/software/{alg}/{ver}", must=False)
+        if not pre:
+            row("handshakes/s rsa tls1.3: edgekey / tpm2-openssl(TPM digests)",
+                "tls/edgekey/rsa/tls1.3", "tls/tpm2-tpmdigest/rsa/tls1.3", must=False)
+        for alg in ("rsa", "ec") if not pre else ("rsa",):
+            for ver in ("1.2", "1.3"):
+                row(f"TPM commands / warm handshake {alg} tls{ver}: edgekey",
+                    f"{pre}cmds/hs/edgekey/{alg}/tls{ver}", None, 1.0, "==")
+        if not pre:
+            for ver in ("1.2", "1.3"):
+                row(f"TPM commands / warm handshake rsa tls{ver}: tpm2-openssl",
+                    f"cmds/hs/tpm2/rsa/tls{ver}", None, must=False)
+        for k in ("rsa", "ec", "rsa_auth", "ec_auth") if not pre else ("rsa", "rsa_auth"):
+            row(f"TPM commands / warm signature {k}: edgekey",
+                f"{pre}cmds/sign/edgekey/{k}", None, 1.0, "==")
+        if not pre:
+            row("TPM commands / warm signature rsa: tpm2-openssl", "cmds/sign/tpm2/rsa", None,
+                must=False)
+        for ver in ("1.2", "1.3"):
+            if pre:
+                row(f"s_client processes/s rsa tls{ver}: edgekey",
+                    f"{pre}proc/edgekey/rsa/tls{ver}", None)
+                continue
+            row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
+                f"proc/edgekey/rsa/tls{ver}", f"proc/software/rsa/tls{ver}", 0.7)
+            row(f"s_client processes/s rsa tls{ver}: edgekey / tpm2-openssl",
+                f"proc/edgekey/rsa/tls{ver}", f"proc/tpm2/rsa/tls{ver}", must=False)
+        if not pre:
+            row("s_client processes/s ec tls1.3: edgekey / software key",
+                "proc/edgekey/ec/tls1.3", "proc/software/ec/tls1.3", 0.7)
+            row("RSA-2048 keygen ms: edgekey / tpm2-openssl", "keygen/ek_rsa", "keygen/t2_rsa",
+                must=False)
+        # Client CPU per operation: hardly moved by other processes' load,
+        # so it shows edgekey's own cost even on a busy machine.
+        for s, f in (("rsa/pkcs1", "rsa2048-pkcs1"), ("ec/ecdsa", "p256-ecdsa")):
+            alg, sch = s.split("/")
+            row(f"client CPU us/sign {s}: edgekey / floor(password)",
+                f"{pre}cpu/sign/edgekey/{s}", f"{pre}cpu/floor/{f}/password", must=False)
+            row(f"client CPU us/sign {s}: edgekey(auth) / floor(session)",
+                f"{pre}cpu/sign/edgekey/{alg}_auth/{sch}", f"{pre}cpu/floor/{f}/session",
+                must=False)
+        for ver in ("1.2", "1.3"):
+            row(f"CPU ms/s_client process rsa tls{ver}: edgekey / software key",
+                f"{pre}cpu/proc/edgekey/rsa/tls{ver}", f"{pre}cpu/proc/software/rsa/tls{ver}",
+                must=False)
+        for alg in ("rsa", "ec"):
+            for ver in ("tls1.2", "tls1.3"):
+                row(f"CPU us/handshake {alg} {ver}: edgekey / software key",
+                    f"{pre}cpu/tls/edgekey/{alg}/{ver}", f"{pre}cpu/tls/software/{alg}/{ver}",
+                    must=False)
+                if not pre and alg == "rsa":
+                    row(f"CPU us/handshake {alg} {ver}: edgekey / tpm2-openssl",
+                        f"cpu/tls/edgekey/{alg}/{ver}", f"cpu/tls/tpm2/{alg}/{ver}", must=False)
+
+    head = ("figure", "edgekey", "reference", "ratio", "target", "")
+    width = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(head, width)))
+    print("  ".join("-" * w for w in width))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, width)).rstrip())
+    print()
+    for n in notes:
+        if any(w in n for w in ("FAILED", "tpm2-openssl direct", "load average", "priority")):
+            print(n)
+    if missed:
+        print(f"targets missed: {len(missed)} ({'; '.join(missed)})")
+    if missing:
+        print(f"edgekey figures not measured: {', '.join(missing)}")
+        return 1
+    return 1 if missed and os.environ.get("BENCH_STRICT") == "1" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
