@@ -10,7 +10,7 @@
  *
  * Anything that is not ours leaves "empty handed" (return 1, no object, no
  * error) so other decoders get their turn. Once the input is certainly ours
- * (the TSS2 loadable-key OID, or our PEM label), failures are reported.
+ * (the TSS2 loadable-key OID, or a well-formed EdgekeyURI), failures are reported.
  * Keys reach our keymgmt as object references (ekp_key_pass_reference). */
 #include <string.h>
 
@@ -47,9 +47,8 @@ static void ekp_dec_freectx(void *ctx)
 
 /* ---------- PEM -> DER ---------- */
 
-static int ekp_pem2der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
-                              OSSL_CALLBACK *data_cb, void *data_cbarg,
-                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static int ekp_pem2der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb,
+                              void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     ekp_dec_ctx *d = ctx;
     BIO *in = BIO_new_from_core_bio(d->prov->libctx, cin);
@@ -125,8 +124,8 @@ static int ekp_is_tss2_der(const unsigned char *der, size_t len)
 /* Hand a core key of the expected algorithm to OpenSSL as a reference.
  * A key of the other algorithm: empty handed (the other decoder takes it). */
 static int ekp_dec_emit(ekp_dec_ctx *d, ek_key *tpm, ek_alg want, const char *what,
-                        OSSL_CALLBACK *data_cb, void *data_cbarg,
-                        OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+                        OSSL_CALLBACK *data_cb, void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                        void *pw_cbarg)
 {
     const ek_pubkey *pub = ek_key_public(tpm);
     ekp_key *k;
@@ -136,8 +135,7 @@ static int ekp_dec_emit(ekp_dec_ctx *d, ek_key *tpm, ek_alg want, const char *wh
         ek_key_free(tpm);
         return 1;
     }
-    if (ek_key_needs_auth(tpm) &&
-        !ekp_key_ask_auth(d->prov, tpm, what, NULL, pw_cb, pw_cbarg)) {
+    if (ek_key_needs_auth(tpm) && !ekp_key_ask_auth(d->prov, tpm, what, NULL, pw_cb, pw_cbarg)) {
         ek_key_free(tpm);
         return 0;
     }
@@ -148,9 +146,8 @@ static int ekp_dec_emit(ekp_dec_ctx *d, ek_key *tpm, ek_alg want, const char *wh
     return ok;
 }
 
-static int ekp_tss2_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want,
-                           OSSL_CALLBACK *data_cb, void *data_cbarg,
-                           OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static int ekp_tss2_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want, OSSL_CALLBACK *data_cb,
+                           void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     size_t len = 0;
     unsigned char *der = ekp_read_all(d, cin, &len);
@@ -194,9 +191,8 @@ static int ekp_uri_from_der(const unsigned char *der, size_t len, char *uri, siz
     return rc == EK_OK;
 }
 
-static int ekp_uri_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want,
-                          OSSL_CALLBACK *data_cb, void *data_cbarg,
-                          OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static int ekp_uri_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want, OSSL_CALLBACK *data_cb,
+                          void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     size_t len = 0;
     unsigned char *der = ekp_read_all(d, cin, &len);
@@ -222,12 +218,12 @@ static int ekp_uri_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want,
     return ok;
 }
 
-#define EKP_KEY_DECODER(fn, impl, alg)                                                          \
-    static int fn(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb,       \
-                  void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)          \
-    {                                                                                          \
-        (void)selection;                                                                       \
-        return impl(ctx, cin, alg, data_cb, data_cbarg, pw_cb, pw_cbarg);                      \
+#define EKP_KEY_DECODER(fn, impl, alg)                                                             \
+    static int fn(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb,            \
+                  void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)               \
+    {                                                                                              \
+        (void)selection;                                                                           \
+        return impl(ctx, cin, alg, data_cb, data_cbarg, pw_cb, pw_cbarg);                          \
     }
 
 EKP_KEY_DECODER(ekp_tss2_rsa_decode, ekp_tss2_decode, EK_ALG_RSA)
@@ -235,12 +231,12 @@ EKP_KEY_DECODER(ekp_tss2_ec_decode, ekp_tss2_decode, EK_ALG_EC)
 EKP_KEY_DECODER(ekp_uri_rsa_decode, ekp_uri_decode, EK_ALG_RSA)
 EKP_KEY_DECODER(ekp_uri_ec_decode, ekp_uri_decode, EK_ALG_EC)
 
-#define EKP_DECODER_TABLE(name, decode_fn)                                                      \
-    const OSSL_DISPATCH name[] = {                                                             \
-        {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ekp_dec_newctx},                           \
-        {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))ekp_dec_freectx},                         \
-        {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode_fn},                                \
-        {0, NULL},                                                                             \
+#define EKP_DECODER_TABLE(name, decode_fn)                                                         \
+    const OSSL_DISPATCH name[] = {                                                                 \
+        {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ekp_dec_newctx},                                \
+        {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))ekp_dec_freectx},                              \
+        {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode_fn},                                     \
+        {0, NULL},                                                                                 \
     }
 
 EKP_DECODER_TABLE(ekp_pem2der_decoder_functions, ekp_pem2der_decode);

@@ -66,7 +66,7 @@ enum {
 
 typedef struct ekp_prov {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;    /* child of the application's library context */
+    OSSL_LIB_CTX *libctx; /* child of the application's library context */
     OSSL_FUNC_core_new_error_fn *new_error;
     OSSL_FUNC_core_set_error_debug_fn *set_error_debug;
     OSSL_FUNC_core_vset_error_fn *vset_error;
@@ -96,9 +96,9 @@ typedef struct ekp_key {
     ekp_prov *prov;
     atomic_int refs;
     ek_alg alg;
-    ek_key *tpm;          /* NULL for a public-only key */
-    bool has_pub;         /* pub holds n/e or the EC point */
-    ek_pubkey pub;        /* alg/bits/curve are valid even without has_pub (EC params) */
+    ek_key *tpm;   /* NULL for a public-only key */
+    bool has_pub;  /* pub holds n/e or the EC point */
+    ek_pubkey pub; /* alg/bits/curve are valid even without has_pub (EC params) */
 } ekp_key;
 
 ekp_key *ekp_key_new(ekp_prov *prov, ek_alg alg);
@@ -111,8 +111,8 @@ EVP_PKEY *ekp_key_soft(const ekp_key *k);
 /* Security bits, maximum signature size, curve names. */
 int ekp_key_security_bits(const ekp_key *k);
 size_t ekp_key_max_sig(const ekp_key *k);
-const char *ekp_curve_name(ek_curve c);       /* "prime256v1", "secp384r1" */
-ek_curve ekp_curve_from_name(const char *name);/* also "P-256", "secp256r1" */
+const char *ekp_curve_name(ek_curve c);         /* "prime256v1", "secp384r1" */
+ek_curve ekp_curve_from_name(const char *name); /* also "P-256", "secp256r1" */
 unsigned ekp_curve_bits(ek_curve c);
 /* Auth for a key that needs it, from the passphrase callback: for a key of a
  * store token (obj != NULL) the value is the token's user PIN, otherwise the
@@ -127,7 +127,7 @@ int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
 /* An object reference for keymgmt load(): the params point at *slot, load()
  * takes the key and clears *slot (so the caller frees what is left). */
 int ekp_key_pass_reference(ekp_key **slot, OSSL_CALLBACK *cb, void *cbarg);
-const char *ekp_alg_type_name(ek_alg alg);    /* "RSA", "EC" */
+const char *ekp_alg_type_name(ek_alg alg); /* "RSA", "EC" */
 
 /* --- keymgmt (keymgmt_common.c, keymgmt_gen.c) --- */
 OSSL_FUNC_keymgmt_free_fn ekp_km_free;

@@ -171,13 +171,13 @@ end:
     return ok;
 }
 
-#define EKP_ENCODER_TABLE(name, encode_fn, selection_fn)                                        \
-    const OSSL_DISPATCH name[] = {                                                             \
-        {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))ekp_enc_newctx},                           \
-        {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))ekp_enc_freectx},                         \
-        {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))selection_fn},                     \
-        {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))encode_fn},                                \
-        {0, NULL},                                                                             \
+#define EKP_ENCODER_TABLE(name, encode_fn, selection_fn)                                           \
+    const OSSL_DISPATCH name[] = {                                                                 \
+        {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))ekp_enc_newctx},                                \
+        {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))ekp_enc_freectx},                              \
+        {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))selection_fn},                          \
+        {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))encode_fn},                                     \
+        {0, NULL},                                                                                 \
     }
 
 EKP_ENCODER_TABLE(ekp_tss2_pem_encoder_functions, ekp_enc_tss2_pem, ekp_enc_private_selection);

@@ -121,9 +121,8 @@ int ekp_km_get_common_params(const ekp_key *k, OSSL_PARAM params[])
     if (p != NULL && !OSSL_PARAM_set_int(p, (int)ekp_key_max_sig(k)))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
-    if (p != NULL && !OSSL_PARAM_set_utf8_string(p, k->alg == EK_ALG_EC && bits > 256
-                                                        ? "SHA384"
-                                                        : "SHA256"))
+    if (p != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, k->alg == EK_ALG_EC && bits > 256 ? "SHA384" : "SHA256"))
         return 0;
     return 1;
 }

@@ -129,8 +129,7 @@ static int ekp_gen_set_auth(ekp_gen_ctx *g, const OSSL_PARAM *p)
         return 0;
     }
     if (len > sizeof(g->auth)) {
-        ekp_raise(g->prov, EKP_R_BAD_PARAM, "edgekey-auth: longer than %zu bytes",
-                  sizeof(g->auth));
+        ekp_raise(g->prov, EKP_R_BAD_PARAM, "edgekey-auth: longer than %zu bytes", sizeof(g->auth));
         return 0;
     }
     OPENSSL_cleanse(g->auth, sizeof(g->auth));

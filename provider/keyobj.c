@@ -34,8 +34,9 @@ ekp_key *ekp_key_from_tpm(ekp_prov *prov, ek_key *tpm)
 {
     const ek_pubkey *pub = ek_key_public(tpm);
     if (pub == NULL || (pub->alg != EK_ALG_RSA && pub->alg != EK_ALG_EC)) {
-        ekp_raise(prov, EKP_R_UNSUPPORTED, "TPM key is neither RSA nor EC; edgekey signs with "
-                                           "RSA and EC keys only");
+        ekp_raise(prov, EKP_R_UNSUPPORTED,
+                  "TPM key is neither RSA nor EC; edgekey signs with "
+                  "RSA and EC keys only");
         ek_key_free(tpm);
         return NULL;
     }
@@ -217,8 +218,7 @@ int ekp_key_pass_reference(ekp_key **slot, OSSL_CALLBACK *cb, void *cbarg)
                                                  (char *)ekp_alg_type_name((*slot)->alg), 0);
     /* The reference is the address of the caller's slot: load() takes the
      * key out of it, so whatever is left there afterwards is the caller's. */
-    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, slot,
-                                                  sizeof(*slot));
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, slot, sizeof(*slot));
     params[3] = OSSL_PARAM_construct_end();
     return cb(params, cbarg);
 }

@@ -41,19 +41,32 @@ void ekp_raise(const ekp_prov *prov, int reason, const char *fmt, ...)
 int ekp_reason_for(ek_rc rc)
 {
     switch (rc) {
-    case EK_ERR_INVALID: return EKP_R_INVALID;
-    case EK_ERR_POLICY: return EKP_R_POLICY;
-    case EK_ERR_NOT_FOUND: return EKP_R_NOT_FOUND;
-    case EK_ERR_EXISTS: return EKP_R_EXISTS;
-    case EK_ERR_AUTH: return EKP_R_AUTH;
-    case EK_ERR_LOCKOUT: return EKP_R_LOCKOUT;
-    case EK_ERR_TPM: return EKP_R_TPM;
-    case EK_ERR_CONNECT: return EKP_R_CONNECT;
-    case EK_ERR_IO: return EKP_R_IO;
-    case EK_ERR_NOMEM: return EKP_R_NOMEM;
-    case EK_ERR_UNSUPPORTED: return EKP_R_UNSUPPORTED;
-    case EK_ERR_BUFFER_TOO_SMALL: return EKP_R_BUFFER;
-    case EK_OK: break;
+    case EK_ERR_INVALID:
+        return EKP_R_INVALID;
+    case EK_ERR_POLICY:
+        return EKP_R_POLICY;
+    case EK_ERR_NOT_FOUND:
+        return EKP_R_NOT_FOUND;
+    case EK_ERR_EXISTS:
+        return EKP_R_EXISTS;
+    case EK_ERR_AUTH:
+        return EKP_R_AUTH;
+    case EK_ERR_LOCKOUT:
+        return EKP_R_LOCKOUT;
+    case EK_ERR_TPM:
+        return EKP_R_TPM;
+    case EK_ERR_CONNECT:
+        return EKP_R_CONNECT;
+    case EK_ERR_IO:
+        return EKP_R_IO;
+    case EK_ERR_NOMEM:
+        return EKP_R_NOMEM;
+    case EK_ERR_UNSUPPORTED:
+        return EKP_R_UNSUPPORTED;
+    case EK_ERR_BUFFER_TOO_SMALL:
+        return EKP_R_BUFFER;
+    case EK_OK:
+        break;
     }
     return EKP_R_INVALID;
 }
@@ -173,16 +186,17 @@ static const OSSL_ALGORITHM ekp_decoders[] = {
 
 /* "PrivateKeyInfo" is the structure PEM_write_bio_PrivateKey asks for; for
  * our keys it writes the TSS2 reference, never key material. */
-#define EKP_ENCODERS_FOR(alg)                                                                    \
-    {alg, EKP_PROPS ",output=pem,structure=PrivateKeyInfo", ekp_tss2_pem_encoder_functions,   \
-     NULL},                                                                                     \
-        {alg, EKP_PROPS ",output=der,structure=PrivateKeyInfo", ekp_tss2_der_encoder_functions, \
-         NULL},                                                                                 \
-        {alg, EKP_PROPS ",output=pem,structure=SubjectPublicKeyInfo",                           \
-         ekp_spki_pem_encoder_functions, NULL},                                                 \
-        {alg, EKP_PROPS ",output=der,structure=SubjectPublicKeyInfo",                           \
-         ekp_spki_der_encoder_functions, NULL},                                                 \
-        {alg, EKP_PROPS ",output=text", ekp_text_encoder_functions, NULL}
+#define EKP_ENCODERS_FOR(alg)                                                                      \
+    {alg, EKP_PROPS ",output=pem,structure=PrivateKeyInfo", ekp_tss2_pem_encoder_functions, NULL}, \
+        {alg, EKP_PROPS ",output=der,structure=PrivateKeyInfo", ekp_tss2_der_encoder_functions,    \
+         NULL},                                                                                    \
+        {alg, EKP_PROPS ",output=pem,structure=SubjectPublicKeyInfo",                              \
+         ekp_spki_pem_encoder_functions, NULL},                                                    \
+        {alg, EKP_PROPS ",output=der,structure=SubjectPublicKeyInfo",                              \
+         ekp_spki_der_encoder_functions, NULL},                                                    \
+    {                                                                                              \
+        alg, EKP_PROPS ",output=text", ekp_text_encoder_functions, NULL                            \
+    }
 
 static const OSSL_ALGORITHM ekp_encoders[] = {
     EKP_ENCODERS_FOR("RSA"),
@@ -195,12 +209,18 @@ static const OSSL_ALGORITHM *ekp_query(void *provctx, int operation_id, int *no_
     (void)provctx;
     *no_cache = 0;
     switch (operation_id) {
-    case OSSL_OP_KEYMGMT: return ekp_keymgmts;
-    case OSSL_OP_SIGNATURE: return ekp_signatures;
-    case OSSL_OP_STORE: return ekp_stores;
-    case OSSL_OP_DECODER: return ekp_decoders;
-    case OSSL_OP_ENCODER: return ekp_encoders;
-    default: break;
+    case OSSL_OP_KEYMGMT:
+        return ekp_keymgmts;
+    case OSSL_OP_SIGNATURE:
+        return ekp_signatures;
+    case OSSL_OP_STORE:
+        return ekp_stores;
+    case OSSL_OP_DECODER:
+        return ekp_decoders;
+    case OSSL_OP_ENCODER:
+        return ekp_encoders;
+    default:
+        break;
     }
     return NULL;
 }
@@ -278,7 +298,7 @@ static int ekp_apply_conf_path(const ekp_prov *prov, const char *path)
  *   [edgekey_sect]  tcti = device:/dev/tpmrm0   store = /var/lib/edgekey */
 static int ekp_read_config(const ekp_prov *prov, const OSSL_DISPATCH *in)
 {
-    static const char *const keys[] = {"conf", "tcti", "store", "token",
+    static const char *const keys[] = {"conf",         "tcti",     "store",    "token",
                                        "rsa_min_bits", "allow_ec", "log_level"};
     enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
     OSSL_FUNC_core_get_params_fn *get_params = NULL;
@@ -329,12 +349,17 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
     prov->handle = handle;
     for (const OSSL_DISPATCH *d = in; d->function_id != 0; d++) {
         switch (d->function_id) {
-        case OSSL_FUNC_CORE_NEW_ERROR: prov->new_error = OSSL_FUNC_core_new_error(d); break;
+        case OSSL_FUNC_CORE_NEW_ERROR:
+            prov->new_error = OSSL_FUNC_core_new_error(d);
+            break;
         case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
             prov->set_error_debug = OSSL_FUNC_core_set_error_debug(d);
             break;
-        case OSSL_FUNC_CORE_VSET_ERROR: prov->vset_error = OSSL_FUNC_core_vset_error(d); break;
-        default: break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+            prov->vset_error = OSSL_FUNC_core_vset_error(d);
+            break;
+        default:
+            break;
         }
     }
     if (!ekp_read_config(prov, in))

@@ -157,7 +157,7 @@ static ek_md ekp_sig_md_for(ekp_sig_ctx *c, size_t tbslen)
 {
     ek_md md = c->md;
     if (md == EK_MD_NONE)
-        md = tbslen == 20 ? EK_MD_SHA1
+        md = tbslen == 20   ? EK_MD_SHA1
              : tbslen == 32 ? EK_MD_SHA256
              : tbslen == 48 ? EK_MD_SHA384
              : tbslen == 64 ? EK_MD_SHA512
@@ -234,8 +234,7 @@ int ekp_sig_verify(void *ctx, const unsigned char *sig, size_t siglen, const uns
         if (c->pad == RSA_PKCS1_PSS_PADDING) {
             EVP_MD *mgf1 = c->mgf1 == EK_MD_NONE
                                ? NULL
-                               : EVP_MD_fetch(c->prov->libctx, ek_md_name(c->mgf1),
-                                              EKP_SOFT_PROPQ);
+                               : EVP_MD_fetch(c->prov->libctx, ek_md_name(c->mgf1), EKP_SOFT_PROPQ);
             int r = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, c->saltlen) > 0 &&
                     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1 != NULL ? mgf1 : md) > 0;
             EVP_MD_free(mgf1);
@@ -336,8 +335,8 @@ int ekp_sig_set_common_params(ekp_sig_ctx *c, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !ekp_sig_set_md(c, name))
             return 0;
         /* A running digest follows the new choice (set before any data). */
-        if (c->mdctx != NULL && (!ekp_sig_fetch_md(c) ||
-                                 !EVP_DigestInit_ex2(c->mdctx, c->evp_md, NULL)))
+        if (c->mdctx != NULL &&
+            (!ekp_sig_fetch_md(c) || !EVP_DigestInit_ex2(c->mdctx, c->evp_md, NULL)))
             return 0;
     }
     /* OSSL_SIGNATURE_PARAM_PROPERTIES: digests always come from the default

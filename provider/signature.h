@@ -15,17 +15,17 @@
 
 typedef struct ekp_sig_ctx {
     ekp_prov *prov;
-    ek_alg alg;            /* EK_ALG_RSA or EK_ALG_EC: which implementation */
+    ek_alg alg; /* EK_ALG_RSA or EK_ALG_EC: which implementation */
     char *propq;
-    ekp_key *key;          /* own reference */
-    int verify;            /* 0 sign, 1 verify */
-    ek_md md;              /* EK_MD_NONE: not chosen yet */
-    EVP_MD *evp_md;        /* fetched for md, reused while md does not change */
-    EVP_MD_CTX *mdctx;     /* running digest (digest_sign/verify) */
-    int pad;               /* RSA: RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
-    int saltlen;           /* RSA-PSS: RSA_PSS_SALTLEN_* or a byte count */
-    ek_md mgf1;            /* RSA-PSS: EK_MD_NONE = same as md */
-    EVP_PKEY *soft;        /* verification key (default provider) */
+    ekp_key *key;      /* own reference */
+    int verify;        /* 0 sign, 1 verify */
+    ek_md md;          /* EK_MD_NONE: not chosen yet */
+    EVP_MD *evp_md;    /* fetched for md, reused while md does not change */
+    EVP_MD_CTX *mdctx; /* running digest (digest_sign/verify) */
+    int pad;           /* RSA: RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
+    int saltlen;       /* RSA-PSS: RSA_PSS_SALTLEN_* or a byte count */
+    ek_md mgf1;        /* RSA-PSS: EK_MD_NONE = same as md */
+    EVP_PKEY *soft;    /* verification key (default provider) */
 } ekp_sig_ctx;
 
 /* Shared entry points; the newctx wrappers pick the algorithm. */

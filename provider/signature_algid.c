@@ -14,11 +14,16 @@
 static int ekp_md_nid(ek_md md)
 {
     switch (md) {
-    case EK_MD_SHA1: return NID_sha1;
-    case EK_MD_SHA256: return NID_sha256;
-    case EK_MD_SHA384: return NID_sha384;
-    case EK_MD_SHA512: return NID_sha512;
-    case EK_MD_NONE: break;
+    case EK_MD_SHA1:
+        return NID_sha1;
+    case EK_MD_SHA256:
+        return NID_sha256;
+    case EK_MD_SHA384:
+        return NID_sha384;
+    case EK_MD_SHA512:
+        return NID_sha512;
+    case EK_MD_NONE:
+        break;
     }
     return NID_undef;
 }
@@ -27,10 +32,8 @@ static int ekp_md_nid(ek_md md)
 static X509_ALGOR *ekp_hash_algor(ek_md md)
 {
     X509_ALGOR *a = X509_ALGOR_new();
-    if (a != NULL &&
-        !X509_ALGOR_set0(a, OBJ_nid2obj(ekp_md_nid(md)), md == EK_MD_SHA1 ? V_ASN1_NULL
-                                                                          : V_ASN1_UNDEF,
-                         NULL)) {
+    if (a != NULL && !X509_ALGOR_set0(a, OBJ_nid2obj(ekp_md_nid(md)),
+                                      md == EK_MD_SHA1 ? V_ASN1_NULL : V_ASN1_UNDEF, NULL)) {
         X509_ALGOR_free(a);
         a = NULL;
     }

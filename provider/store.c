@@ -29,13 +29,13 @@
 
 typedef struct ekp_store_ctx {
     ekp_prov *prov;
-    char shown[512];         /* the URI for messages, pin-value masked */
+    char shown[512]; /* the URI for messages, pin-value masked */
     ek_addr addr;
-    int expect;              /* 0 or OSSL_STORE_INFO_PKEY / _PUBKEY / _CERT */
-    ek_store_obj *objs;      /* pkcs11: matching objects */
+    int expect;         /* 0 or OSSL_STORE_INFO_PKEY / _PUBKEY / _CERT */
+    ek_store_obj *objs; /* pkcs11: matching objects */
     size_t nobjs;
-    size_t next;             /* object index */
-    int phase;               /* 0: the object's key, 1: its certificate */
+    size_t next; /* object index */
+    int phase;   /* 0: the object's key, 1: its certificate */
     int done;
 } ekp_store_ctx;
 
@@ -168,9 +168,8 @@ static int ekp_store_auth(ekp_prov *prov, const char *shown, const ek_addr *a,
     if (a->has_pin) {
         size_t len = strlen(a->pin);
         OSSL_LIB_CTX *prev = ekp_core_enter();
-        ek_rc rc = o != NULL
-                       ? ek_token_key_set_pin(tpm, o->token, o->id, o->id_len, a->pin, len)
-                       : ek_key_set_auth(tpm, (const unsigned char *)a->pin, len);
+        ek_rc rc = o != NULL ? ek_token_key_set_pin(tpm, o->token, o->id, o->id_len, a->pin, len)
+                             : ek_key_set_auth(tpm, (const unsigned char *)a->pin, len);
         ekp_core_leave(prev);
         if (rc != EK_OK) {
             ekp_raise_core(prov, rc, shown);
@@ -215,8 +214,8 @@ static int ekp_store_emit_cert(ekp_store_ctx *s, const ek_store_obj *o, OSSL_CAL
         return 0;
     }
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
-    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
-                                                 "Certificate", 0);
+    params[1] =
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE, "Certificate", 0);
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, len);
     params[3] = OSSL_PARAM_construct_end();
     ok = cb(params, cbarg);
@@ -333,8 +332,8 @@ int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
             goto end;
         }
         if (s.nobjs > 1) {
-            ekp_raise(prov, EKP_R_INVALID, "%s matches %zu edgekey keys; add id= or object=",
-                      s.shown, s.nobjs);
+            ekp_raise(prov, EKP_R_INVALID,
+                      "%s matches %zu edgekey keys; add id= or object=", s.shown, s.nobjs);
             goto end;
         }
         o = &s.objs[0];

@@ -8,6 +8,15 @@ T=$EDGEKEY_TEST_TMP
 EK_PROVIDER_DIR=$EDGEKEY_BUILD/provider
 export OPENSSL_MODULES=$EK_PROVIDER_DIR
 
+# In an ASan build our modules are loaded into stock programs (openssl,
+# mosquitto, pkcs11-tool...) that are not built with ASan: the runtime must be
+# preloaded for them, or they refuse to load the module.
+if ldd "$EK_PROVIDER_DIR/edgekey.so" 2>/dev/null | grep -q libasan; then
+    ek_asan=$(ldd "$EK_PROVIDER_DIR/edgekey.so" | awk '/libasan/ {print $3; exit}')
+    case ":${LD_PRELOAD:-}:" in *":$ek_asan:"*) ;; *) export LD_PRELOAD="$ek_asan${LD_PRELOAD:+:$LD_PRELOAD}" ;; esac
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+fi
+
 # Servers started by a test, stopped by PID at exit (tpm-env.sh stops swtpm).
 ek_bg_pids=()
 ek_cleanup_bg() {

@@ -80,6 +80,20 @@ pass "software mutual TLS 1.2 and 1.3 handshakes"
 ekp_must_fail "cannot reach the TPM" openssl req -new -key "$T/tpm.key" -subj /CN=dead -out "$T/dead.csr"
 pass "everything above ran without the TPM (a TPM key operation fails)"
 
+# The same with the live TPM behind a capturing TCTI: the TPM sees no command.
+cap=$T/none.pcap
+(
+    export EDGEKEY_TCTI="pcap:$live" TCTI_PCAP_FILE=$cap
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/sw2.key" &&
+        openssl req -new -x509 -key "$T/sw2.key" -subj /CN=sw2 -days 1 -out "$T/sw2.pem" &&
+        openssl dgst -sha256 "$T/data" >/dev/null && openssl rand -hex 8 >/dev/null
+) || fail "software commands with the capturing TCTI"
+if [ -e "$cap" ] && [ "$(python3 "$EDGEKEY_SRC/tests/lib/tpm-pcap.py" total "$cap")" != 0 ]; then
+    python3 "$EDGEKEY_SRC/tests/lib/tpm-pcap.py" count "$cap" >&2
+    fail "the TPM saw commands from programs that use no TPM key"
+fi
+pass "no TPM command from programs that use no TPM key (capturing TCTI)"
+
 # The same file serves TPM keys with no -provider options...
 EDGEKEY_TCTI=$live openssl req -new -key "$T/tpm.key" -subj /CN=cnf -out "$T/cnf.csr" ||
     fail "req with the TPM key through docs/openssl.cnf"

@@ -83,7 +83,8 @@ static int todata(const char *address)
     OSSL_PARAM *params = NULL;
     int rc = 1;
 
-    if (OSSL_PROVIDER_load(NULL, "default") == NULL || OSSL_PROVIDER_load(NULL, "edgekey") == NULL) {
+    if (OSSL_PROVIDER_load(NULL, "default") == NULL ||
+        OSSL_PROVIDER_load(NULL, "edgekey") == NULL) {
         ERR_print_errors_fp(stderr);
         return 1;
     }

@@ -106,6 +106,13 @@ for v in -tls1_2 -tls1_3; do
     check "P-256 ECDHE, TPM EC client key $v" "$v" tpmec localhost
 done
 
+# The provider-order rule (docs/provider.md): with edgekey first, libssl no
+# longer offers the NIST groups (their EC key manager is now edgekey's), so
+# TLS needs default first. This checks the documented behaviour.
+ekp_must_fail "group 'P-256' cannot be set" openssl s_client "${EK_PROV_FIRST[@]}" \
+    -groups P-256 -connect 127.0.0.1:1
+pass "edgekey first: libssl drops the P-256 group (default first is the rule for TLS)"
+
 # Key and certificate both from the token by pkcs11: URI (the store loader
 # returns the certificate stored next to the key).
 openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
