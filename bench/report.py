@@ -3,6 +3,8 @@
 against the issue-2 targets (docs/performance.md).
 
   report.py RESULTS_FILE
+  report.py best ROUNDS_FILE    BENCH lines of interleaved rounds -> one line per
+                                figure: the best rate (the median for cpu/ and proc/)
 
 Exit status: 0 if every edgekey measurement ran (a missed target is printed
 as MISSED, not an error, unless BENCH_STRICT=1), 1 if one is missing or
@@ -26,7 +28,32 @@ def load(path):
     return vals, notes
 
 
+def num_s(x):
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def best(path):
+    """One BENCH line per figure from several rounds of the same figures."""
+    seen = {}
+    for line in open(path):
+        m = re.match(r"BENCH (\S+) (\S+) (\S+)", line)
+        if m:
+            seen.setdefault(m.group(1), ([], m.group(3)))[0].append(float(m.group(2)))
+    for fid, (xs, unit) in seen.items():
+        xs.sort()
+        # CPU per operation and whole-process rates (a few processes per
+        # round, each with its own start-up jitter) take the median; the
+        # in-process rates the best round, the least disturbed one.
+        med = any(fid.startswith(p) or f"/{p}" in fid for p in ("cpu/", "proc/"))
+        pick, how = (xs[len(xs) // 2], "median") if med else (xs[-1], "best")
+        print(f"BENCH {fid} {pick:g} {unit} ({how} of {len(xs)} interleaved rounds: "
+              f"{' '.join(f'{x:g}' for x in xs)})")
+    return 0
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "best":
+        return best(argv[2])
     vals, notes = load(argv[1])
     rows, missing, missed = [], [], []
 
@@ -43,18 +70,33 @@ def main(argv):
         if den is None:
             ratio, shown_b = a, ""
         elif b is None or b == 0:
-            rows.append((what, f"{a:g}", "n/a", "", target or "", "no reference"))
+            rows.append((what, num_s(a), "n/a", "", target or "", "no reference"))
             return
         else:
-            ratio, shown_b = a / b, f"{b:g}"
+            ratio, shown_b = a / b, num_s(b)
         verdict = ""
         if target is not None:
             ok = ratio >= target if op == ">=" else abs(ratio - target) < 1e-9
             verdict = "ok" if ok else "MISSED"
             if not ok:
                 missed.append(what)
-        rows.append((what, f"{a:g}", shown_b, f"{ratio:.2f}" if den else "",
+        rows.append((what, num_s(a), shown_b, f"{ratio:.2f}" if den else "",
                      f"{op} {target}" if target is not None else "", verdict))
+
+    def ideal_row(alg, ver, pre):
+        """The best any TPM key can do in-process: the software key's
+        handshake plus one floor TPM2_Sign (password, the TLS scheme: PSS
+        for RSA). edgekey / ideal near 1 means nothing but that Sign is
+        added; the 2.5x target against tpm2-openssl is bounded by it."""
+        sw = v(f"{pre}tls/software/{alg}/{ver}")
+        fl = v(f"{pre}floor/{'rsa2048-pss' if alg == 'rsa' else 'p256-ecdsa'}/password")
+        if sw and fl:
+            vals[f"{pre}ideal/{alg}/{ver}"] = (1.0 / (1.0 / sw + 1.0 / fl), "hs/s", "")
+        row(f"handshakes/s {alg} {ver}: edgekey / (software + 1 floor Sign)",
+            f"{pre}tls/edgekey/{alg}/{ver}", f"{pre}ideal/{alg}/{ver}", must=False)
+        if not pre:
+            row(f"handshakes/s {alg} {ver}: (software + 1 floor Sign) / tpm2-openssl",
+                f"ideal/{alg}/{ver}", f"tls/tpm2/{alg}/{ver}", must=False)
 
     for pre, title in (("", "through tpm2-abrmd"), ("direct/", "direct swtpm TCTI")):
         if not any(k.startswith(pre + "sign/edgekey") for k in vals) and pre:
@@ -82,11 +124,13 @@ def main(argv):
                     row(f"handshakes/s {alg} {ver}: edgekey / software",
                         f"{pre}tls/edgekey/{alg}/{ver}", f"{pre}tls/software/{alg}/{ver}",
                         must=False)
+                    ideal_row(alg, ver, pre)
                     continue
                 row(f"handshakes/s {alg} {ver}: edgekey / tpm2-openssl",
                     f"tls/edgekey/{alg}/{ver}", f"tls/tpm2/{alg}/{ver}", 2.5)
                 row(f"handshakes/s {alg} {ver}: edgekey / software",
                     f"tls/edgekey/{alg}/{ver}", f"tls/software/{alg}/{ver}", must=False)
+                ideal_row(alg, ver, pre)
         if not pre:
             row("handshakes/s rsa tls1.3: edgekey / tpm2-openssl(TPM digests)",
                 "tls/edgekey/rsa/tls1.3", "tls/tpm2-tpmdigest/rsa/tls1.3", must=False)
@@ -106,8 +150,8 @@ def main(argv):
                 must=False)
         for ver in ("1.2", "1.3"):
             if pre:
-                row(f"s_client processes/s rsa tls{ver}: edgekey",
-                    f"{pre}proc/edgekey/rsa/tls{ver}", None)
+                row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
+                    f"{pre}proc/edgekey/rsa/tls{ver}", f"{pre}proc/software/rsa/tls{ver}", 0.7)
                 continue
             row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
                 f"proc/edgekey/rsa/tls{ver}", f"proc/software/rsa/tls{ver}", 0.7)

@@ -14,7 +14,7 @@
 # fails there. Every figure comes from this run; nothing is hard-coded.
 #
 # Knobs (environment): BENCH_SECONDS (per timed case, default 2),
-# BENCH_ROUNDS (windows per timed case, best one reported, default 3),
+# BENCH_INTERLEAVE (rounds the timed cases take in turns, default 3),
 # BENCH_PROC_N (s_client processes per case, default 30),
 # BENCH_PCAP_K (warm handshakes/signatures counted, default 10),
 # BENCH_NICE (priority as root, default -10), BENCH_STRICT=1 (missed target = failure).
@@ -42,13 +42,11 @@ fi
 : >"$RES"
 LOG=$T/bench.log
 
-# Both providers must be found by name: ours from the build, tpm2-openssl
-# from the system modules directory.
-mods=$T/modules
-mkdir -p "$mods"
-ln -sf "$EDGEKEY_BUILD/provider/edgekey.so" "$mods/edgekey.so"
-ln -sf "$(openssl version -m | sed 's/.*"\(.*\)"/\1/')/tpm2.so" "$mods/tpm2.so"
-export OPENSSL_MODULES=$mods
+# edgekey is found by name in the build (OPENSSL_MODULES; it must stay where
+# it was built, its RUNPATH is $ORIGIN-relative); tpm2-openssl by its full
+# path in the system modules directory.
+export OPENSSL_MODULES=$EDGEKEY_BUILD/provider
+T2PROV=$(openssl version -m | sed 's/.*"\(.*\)"/\1/')/tpm2.so
 export OPENSSL_CONF=/dev/null
 
 note() { echo "# $*" | tee -a "$RES"; }
@@ -56,22 +54,47 @@ note() { echo "# $*" | tee -a "$RES"; }
 record() {
     local id=$1
     [ $part = direct ] && id="direct/$id"
-    echo "BENCH $id $2 $3 ${4:-}" | tee -a "$RES"
+    if [ -n "${ACC:-}" ]; then
+        echo "BENCH $id $2 $3 ${4:-}" >>"$ACC"
+    else
+        echo "BENCH $id $2 $3 ${4:-}" | tee -a "$RES"
+    fi
 }
-# run_bench CMD...: run a benchmark program, keep its BENCH lines.
+# run_bench CMD...: run a benchmark program, keep its BENCH lines (in $ACC
+# instead of the results while interleaved() collects rounds).
 run_bench() {
-    local out
-    out=$("$@" 2>>"$LOG")
-    local rc=$?
+    local out rc
+    out=$(BENCH_ROUNDS=${RUN_ROUNDS:-${BENCH_ROUNDS:-3}} "$@" 2>>"$LOG")
+    rc=$?
     echo "$out" | grep '^BENCH' | while read -r _ id rest; do
         [ $part = direct ] && id="direct/$id"
         echo "BENCH $id $rest"
-    done | tee -a "$RES"
-    if [ $rc -ne 0 ]; then
-        note "FAILED ($rc): $(basename "$1") $(echo "${*:2}" | sed "s|$T/||g")"
+    done | if [ -n "${ACC:-}" ]; then cat >>"$ACC"; else tee -a "$RES"; fi
+    if [ $rc -ne 0 ] && [ "${ROUND:-0}" = 0 ]; then
+        local args="${*:2}"
+        note "FAILED ($rc): $(basename "$1") ${args//$T\//}"
         tail -n 4 "$LOG" | sed 's/^/#   /' | tee -a "$RES"
     fi
     return $rc
+}
+
+# interleaved "CMD ARGS" ...: timed measurements taken in turns, IL rounds of
+# SECS/IL seconds each, keeping each figure's best round: a burst of load
+# from other processes then hits every contender alike instead of whichever
+# happened to run at that moment.
+IL=${BENCH_INTERLEAVE:-3}
+interleaved() {
+    local c
+    ACC=$T/acc.txt
+    : >"$ACC"
+    RUN_ROUNDS=1
+    RUN_SECS=$(echo "$SECS / $IL" | bc -l)
+    RUN_PROC_N=$(( (PROC_N + IL - 1) / IL ))
+    for ((ROUND = 0; ROUND < IL; ROUND++)); do
+        for c in "$@"; do eval "$c"; done
+    done
+    unset ACC RUN_ROUNDS RUN_SECS RUN_PROC_N ROUND
+    python3 "$here/report.py" best "$T/acc.txt" | tee -a "$RES"
 }
 
 # ---------------------------------------------------------------- keys
@@ -96,6 +119,7 @@ genkey() {
         pk=()
     fi
     local -a pv=()
+    [ "$prov" = tpm2 ] && prov=$T2PROV
     [ "$prov" != none ] && pv=(-provider "$prov" -provider default)
     t0=$(date +%s.%N)
     if ! openssl genpkey "${pv[@]}" "${args[@]}" "${pk[@]}" -out "$T/$name.key" 2>>"$LOG"; then
@@ -111,6 +135,7 @@ genkey() {
     t1=$(date +%s.%N)
     record "keygen/$name" "$(echo "($t1 - $t0) * 1000" | bc -l | xargs printf %.0f)" ms
     local -a rq=(-provider default)
+    [ "$prov" = tpm2 ] && prov=$T2PROV
     [ "$prov" != none ] && rq=(-provider "$prov" -provider default)
     openssl req -new "${rq[@]}" -key "$T/$name.key" -subj "/CN=$name" -out "$T/$name.csr" \
         2>>"$LOG" || { note "FAILED: CSR for $name"; return 1; }
@@ -135,7 +160,7 @@ opts_for() {
     case $1 in
         ek_*_auth) echo "--provider edgekey --default-first --pass-env BENCH_KEY_AUTH" ;;
         ek*) echo "--provider edgekey --default-first" ;;
-        t2*) echo "--provider tpm2 --propq tpm2.digest=no" ;;
+        t2*) echo "--provider $T2PROV --propq tpm2.digest=no" ;;
         sw*) echo "--provider none" ;;
     esac
 }
@@ -144,13 +169,13 @@ addr_of() { if [ -f "$T/$1.addr" ]; then cat "$T/$1.addr"; else echo "$T/$1.key"
 label_for() { case $1 in ek_*) echo "edgekey/${1#ek_}" ;; t2_*) echo "tpm2/${1#t2_}" ;; sw_*) echo "software/${1#sw_}" ;; esac; }
 
 # --------------------------------------------------------- measurements
-floor() { run_bench "$B/esys_floor" --seconds "$SECS"; }
+floor() { run_bench "$B/esys_floor" --seconds "${RUN_SECS:-$SECS}"; }
 
 signs() {
     local k=$1
     # shellcheck disable=SC2046
     run_bench "$B/evp_sign" $(opts_for "$k") --key "$(addr_of "$k")" --label "$(label_for "$k")" \
-        --seconds "$SECS"
+        --seconds "${RUN_SECS:-$SECS}"
 }
 
 tls() {
@@ -159,7 +184,7 @@ tls() {
     # shellcheck disable=SC2046
     run_bench "$B/tls_bench" $(opts_for "$k") --key "$(addr_of "$k")" --cert "$T/$k.pem" \
         --ca "$pki/ca.pem" --server-key "$pki/server.key" --server-cert "$pki/server.pem" \
-        --label "$lab" --seconds "$SECS"
+        --label "$lab" --seconds "${RUN_SECS:-$SECS}"
 }
 
 # pcap_total TCTI_VAR FILE CMD...: run CMD with the named TCTI variable
@@ -212,13 +237,14 @@ proc() {
     local -a pv
     case $k in
         ek*) pv=(-provider default -provider edgekey) ;;
-        t2*) pv=(-provider tpm2 -provider default -propquery tpm2.digest=no) ;;
+        t2*) pv=(-provider "$T2PROV" -provider default -propquery tpm2.digest=no) ;;
         *) pv=() ;;
     esac
     local i ok=0 t0 t1 c0 c1
     child_cpu c0
     t0=$(date +%s.%N)
-    for ((i = 0; i < PROC_N; i++)); do
+    local n=${RUN_PROC_N:-$PROC_N}
+    for ((i = 0; i < n; i++)); do
         if printf 'GET / HTTP/1.0\r\n\r\n' |
             openssl s_client "${pv[@]}" -connect "127.0.0.1:$SPORT" -tls"${ver/./_}" \
                 -cert "$T/$k.pem" -key "$T/$k.key" -CAfile "$pki/ca.pem" -verify_return_error \
@@ -228,14 +254,16 @@ proc() {
     done
     t1=$(date +%s.%N)
     child_cpu c1
-    if [ $ok -ne "$PROC_N" ]; then
-        note "FAILED: s_client $lab tls$ver: $ok of $PROC_N handshakes"
-        tail -n 3 "$LOG" | sed 's/^/#   /' | tee -a "$RES"
+    if [ $ok -ne "$n" ]; then
+        if [ "${ROUND:-0}" = 0 ]; then
+            note "FAILED: s_client $lab tls$ver: $ok of $n handshakes"
+            tail -n 3 "$LOG" | sed 's/^/#   /' | tee -a "$RES"
+        fi
         return 1
     fi
-    record "proc/$lab/tls$ver" "$(echo "$PROC_N / ($t1 - $t0)" | bc -l | xargs printf %.1f)" hs/s \
-        "($PROC_N processes)"
-    record "cpu/proc/$lab/tls$ver" "$(echo "($c1 - $c0) * 1000 / $PROC_N" | bc -l | xargs printf %.1f)" \
+    record "proc/$lab/tls$ver" "$(echo "$n / ($t1 - $t0)" | bc -l | xargs printf %.1f)" hs/s \
+        "($n processes)"
+    record "cpu/proc/$lab/tls$ver" "$(echo "($c1 - $c0) * 1000 / $n" | bc -l | xargs printf %.1f)" \
         ms/process "(CPU of s_client and its pipe, user + system)"
 }
 
@@ -264,12 +292,11 @@ if [ $part = direct ]; then
     genkey ek_rsa edgekey rsa && genkey ek_ec edgekey ec
     genkey_auth ek_rsa_auth rsa2048; genkey_auth ek_ec_auth ec-p256
     genkey sw_rsa none rsa; genkey sw_ec none ec
-    floor
-    for k in ek_rsa ek_ec ek_rsa_auth ek_ec_auth; do signs $k; done
-    tls ek_rsa; tls ek_ec; tls sw_rsa; tls sw_ec
+    interleaved floor "signs ek_rsa" "signs ek_ec" "signs ek_rsa_auth" "signs ek_ec_auth" \
+        "tls ek_rsa" "tls ek_ec" "tls sw_rsa" "tls sw_ec"
     cmds hs ek_rsa 1.2; cmds hs ek_rsa 1.3; cmds sign ek_rsa; cmds sign ek_rsa_auth
     start_server 0
-    proc ek_rsa 1.2; proc ek_rsa 1.3
+    interleaved "proc ek_rsa 1.2" "proc ek_rsa 1.3" "proc sw_rsa 1.2" "proc sw_rsa 1.3"
     # tpm2-openssl without a resource manager: record how it fails.
     if genkey t2_rsa tpm2 rsa; then
         signs t2_rsa || true
@@ -294,7 +321,7 @@ bench_priority() {
     renice -n "$n" -p $pids >/dev/null 2>&1 && note "priority: nice $n for pids $pids"
 }
 bench_priority
-note "mode $MODE ($EDGEKEY_TCTI); ${SECS}s per timed case (best of ${BENCH_ROUNDS:-3} windows); pcap K=$K; s_client N=$PROC_N"
+note "mode $MODE ($EDGEKEY_TCTI); ${SECS}s per timed case in $IL interleaved rounds (best kept); pcap K=$K; s_client N=$PROC_N"
 note "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for spec in "ek_rsa edgekey rsa" "ek_ec edgekey ec" "t2_rsa tpm2 rsa" "t2_ec tpm2 ec" \
             "sw_rsa none rsa" "sw_ec none ec"; do
@@ -303,11 +330,11 @@ for spec in "ek_rsa edgekey rsa" "ek_ec edgekey ec" "t2_rsa tpm2 rsa" "t2_ec tpm
 done
 genkey_auth ek_rsa_auth rsa2048; genkey_auth ek_ec_auth ec-p256
 
-floor
-for k in ek_rsa ek_ec ek_rsa_auth ek_ec_auth t2_rsa t2_ec sw_rsa sw_ec; do signs $k; done
-for k in ek_rsa ek_ec t2_rsa t2_ec sw_rsa sw_ec; do tls $k; done
+interleaved floor "signs ek_rsa" "signs ek_ec" "signs ek_rsa_auth" "signs ek_ec_auth" \
+    "signs t2_rsa" "signs t2_ec" "signs sw_rsa" "signs sw_ec"
+interleaved "tls ek_rsa" "tls ek_ec" "tls t2_rsa" "tls t2_ec" "tls sw_rsa" "tls sw_ec"
 # tpm2-openssl as loaded by default (its digests on the TPM), TLS 1.3 only.
-run_bench "$B/tls_bench" --provider tpm2 --key "$T/t2_rsa.key" --cert "$T/t2_rsa.pem" \
+run_bench "$B/tls_bench" --provider "$T2PROV" --key "$T/t2_rsa.key" --cert "$T/t2_rsa.pem" \
     --ca "$pki/ca.pem" --server-key "$pki/server.key" --server-cert "$pki/server.pem" \
     --label tpm2-tpmdigest/rsa --tls 1.3 --seconds "$SECS"
 for k in ek_rsa ek_ec t2_rsa; do
@@ -316,13 +343,13 @@ done
 for k in ek_rsa ek_ec ek_rsa_auth ek_ec_auth t2_rsa; do cmds sign $k; done
 
 start_server 0
-for k in sw_rsa ek_rsa t2_rsa; do proc $k 1.2; proc $k 1.3; done
-proc ek_ec 1.3; proc sw_ec 1.3
+interleaved "proc sw_rsa 1.2" "proc ek_rsa 1.2" "proc t2_rsa 1.2" "proc sw_rsa 1.3" \
+    "proc ek_rsa 1.3" "proc t2_rsa 1.3" "proc ek_ec 1.3" "proc sw_ec 1.3"
 
 # The edgekey parts once more, on a fresh swtpm without a resource manager.
 "$src/tests/lib/tpm-env.sh" direct "$0" --direct-part "$T/direct.txt" >/dev/null 2>>"$LOG" ||
     note "FAILED: direct part"
-cat "$T/direct.txt" >>"$RES" 2>/dev/null
+tee -a "$RES" <"$T/direct.txt"
 
 note "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$here/report.py" "$RES"
