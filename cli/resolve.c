@@ -48,10 +48,13 @@ static ek_rc pick_one(const char *address, ek_store_obj *objs, size_t n, const e
             continue;
         if (hits++ == 0)
             first = i;
+        /* The list is only for the message: a long one is cut, on purpose. */
         size_t used = strlen(names);
-        if (used < sizeof(names) - 1)
-            snprintf(names + used, sizeof(names) - used, "%s%s/%s", hits > 1 ? ", " : "",
-                     objs[i].token, objs[i].label);
+        int w = used < sizeof(names) - 1
+                    ? snprintf(names + used, sizeof(names) - used, "%s%s/%s", hits > 1 ? ", " : "",
+                               objs[i].token, objs[i].label)
+                    : 0;
+        (void)w;
     }
     if (hits == 0)
         return not_found(address);

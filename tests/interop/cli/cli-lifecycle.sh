@@ -61,7 +61,8 @@ openssl req -in "$T/dev-ec.csr" -noout -text | grep -q "ecdsa-with-SHA256" || fa
 # provider would carry; compare with the key in the store by the cert later.
 ok edgekey --json csr --key "$uri_ec" --subject /CN=json
 json_ok "$T/out"
-jq_ "$T/out" 'd["pem"]' | openssl req -verify -noout 2>/dev/null || fail "csr --json PEM does not verify"
+jq_ "$T/out" 'd["pem"]' >"$T/json.csr"
+openssl req -in "$T/json.csr" -verify -noout 2>/dev/null || fail "csr --json PEM does not verify"
 ok edgekey csr --key "$uri_rsa" --subject /CN=stdout
 openssl req -in "$T/out" -verify -noout 2>/dev/null || fail "csr to stdout does not verify"
 pass "csr (RSA PKCS#1 and ECDSA, with SAN) accepted by openssl req -verify; CA issued both"
@@ -119,7 +120,7 @@ ok edgekey export-ref "$keyfile" --out "$T/dev-ec.tss2"
 head -n1 "$T/dev-ec.tss2" | grep -qx -- "-----BEGIN TSS2 PRIVATE KEY-----" || fail "export-ref of a TSS2 file"
 ok edgekey --json export-ref "$uri_ec"
 json_ok "$T/out"
-pass "export-ref writes the EDGEKEY URI PEM (usable as --key) and copies TSS2 PEM"
+pass "export-ref writes the EDGEKEY URI PEM (a key file for edgekey and for stock openssl with the provider) and copies TSS2 PEM"
 
 # --- delete ---------------------------------------------------------------
 ok edgekey delete "$uri_ec" --cert-only
