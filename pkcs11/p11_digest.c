@@ -52,10 +52,7 @@ static CK_RV digest_out(p11_session *s, CK_BYTE_PTR out, CK_ULONG_PTR out_len, b
 
 static CK_RV digest_session(CK_SESSION_HANDLE h, p11_session **s)
 {
-    CK_RV rv = p11_session_lookup(h, s);
-    if (rv == CKR_OK && (*s)->digest.kind != P11_OP_DIGEST)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    return rv;
+    return p11_session_active_op(h, P11_OP_DIGEST, s);
 }
 
 P11_EXPORT CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,

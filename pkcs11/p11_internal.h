@@ -126,6 +126,9 @@ void p11_sessions_free_all(void);
 void p11_op_clear(p11_op *op);
 /* CKR_OK with *out set; errors for no module / bad handle. Lock held. */
 CK_RV p11_session_lookup(CK_SESSION_HANDLE h, p11_session **out);
+/* As p11_session_lookup, and CKR_OPERATION_NOT_INITIALIZED unless the
+ * session's sign/verify/digest operation of this kind is active. Lock held. */
+CK_RV p11_session_active_op(CK_SESSION_HANDLE h, p11_op_kind kind, p11_session **out);
 
 /* p11_object.c */
 CK_RV p11_objects_sync(p11_slot *slot);

@@ -49,6 +49,17 @@ CK_RV p11_session_lookup(CK_SESSION_HANDLE h, p11_session **out)
     return *out ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
 }
 
+CK_RV p11_session_active_op(CK_SESSION_HANDLE h, p11_op_kind kind, p11_session **out)
+{
+    CK_RV rv = p11_session_lookup(h, out);
+    if (rv != CKR_OK)
+        return rv;
+    const p11_op *op = kind == P11_OP_SIGN     ? &(*out)->sign
+                       : kind == P11_OP_VERIFY ? &(*out)->verify
+                                               : &(*out)->digest;
+    return op->kind == kind ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+}
+
 void p11_sessions_free_all(void)
 {
     for (p11_session *s = p11.sessions, *nx; s; s = nx) {

@@ -224,9 +224,7 @@ P11_EXPORT CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG 
         return CKR_ARGUMENTS_BAD;
     p11_lock();
     p11_session *s;
-    CK_RV rv = p11_session_lookup(hSession, &s);
-    if (rv == CKR_OK && s->sign.kind != P11_OP_SIGN)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
+    CK_RV rv = p11_session_active_op(hSession, P11_OP_SIGN, &s);
     bool done = true;
     if (rv == CKR_OK)
         rv = length_check(&s->sign, pSignature, pulSignatureLen, &done);
@@ -245,9 +243,7 @@ P11_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_
 {
     p11_lock();
     p11_session *s;
-    CK_RV rv = p11_session_lookup(hSession, &s);
-    if (rv == CKR_OK && s->sign.kind != P11_OP_SIGN)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
+    CK_RV rv = p11_session_active_op(hSession, P11_OP_SIGN, &s);
     if (rv == CKR_OK) {
         s->sign.updated = true;
         rv = p11_op_feed(&s->sign, pPart, ulPartLen);
@@ -265,9 +261,7 @@ P11_EXPORT CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
         return CKR_ARGUMENTS_BAD;
     p11_lock();
     p11_session *s;
-    CK_RV rv = p11_session_lookup(hSession, &s);
-    if (rv == CKR_OK && s->sign.kind != P11_OP_SIGN)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
+    CK_RV rv = p11_session_active_op(hSession, P11_OP_SIGN, &s);
     bool done = true;
     if (rv == CKR_OK)
         rv = length_check(&s->sign, pSignature, pulSignatureLen, &done);

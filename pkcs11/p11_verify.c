@@ -95,9 +95,7 @@ P11_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULON
         return CKR_ARGUMENTS_BAD;
     p11_lock();
     p11_session *s;
-    CK_RV rv = p11_session_lookup(hSession, &s);
-    if (rv == CKR_OK && s->verify.kind != P11_OP_VERIFY)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
+    CK_RV rv = p11_session_active_op(hSession, P11_OP_VERIFY, &s);
     if (rv == CKR_OK) {
         rv = p11_op_feed(&s->verify, pData, ulDataLen);
         if (rv == CKR_OK)
@@ -112,9 +110,7 @@ P11_EXPORT CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, C
 {
     p11_lock();
     p11_session *s;
-    CK_RV rv = p11_session_lookup(hSession, &s);
-    if (rv == CKR_OK && s->verify.kind != P11_OP_VERIFY)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
+    CK_RV rv = p11_session_active_op(hSession, P11_OP_VERIFY, &s);
     if (rv == CKR_OK) {
         rv = p11_op_feed(&s->verify, pPart, ulPartLen);
         if (rv != CKR_OK)
@@ -131,9 +127,7 @@ P11_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignatur
         return CKR_ARGUMENTS_BAD;
     p11_lock();
     p11_session *s;
-    CK_RV rv = p11_session_lookup(hSession, &s);
-    if (rv == CKR_OK && s->verify.kind != P11_OP_VERIFY)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
+    CK_RV rv = p11_session_active_op(hSession, P11_OP_VERIFY, &s);
     if (rv == CKR_OK) {
         rv = check(&s->verify, pSignature, ulSignatureLen);
         p11_op_clear(&s->verify);
