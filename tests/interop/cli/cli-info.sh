@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # edgekey info: vendor/firmware/algorithms from the TPM (swtpm reports "IBM"),
 # the PSS salt probe, lockout state, TCTI and store; --json is valid JSON and
-# agrees with tpm2_getcap.
+# agrees with tpm2t tpm2_getcap.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib/common.sh"
 . "$here/lib.sh"
@@ -19,7 +19,7 @@ json_ok "$T/out"
 cp "$T/out" "$T/info.json"
 [ "$(jq_ "$T/info.json" 'd["tpm"]["manufacturer"]')" = IBM ] || fail "info --json: manufacturer"
 # Compare with tpm2-tools' view of the same TPM.
-want_mfr=$(tpm2_getcap properties-fixed | awk '/TPM2_PT_MANUFACTURER/{f=1} f&&/value:/{gsub(/"/,"",$2); print $2; exit}')
+want_mfr=$(tpm2t tpm2_getcap properties-fixed | awk '/TPM2_PT_MANUFACTURER/{f=1} f&&/value:/{gsub(/"/,"",$2); print $2; exit}')
 [ "$want_mfr" = IBM ] || fail "tpm2_getcap says manufacturer '$want_mfr'"
 slots=$(jq_ "$T/info.json" 'd["tpm"]["transient_slots"]')
 [ "$slots" -ge 3 ] || fail "info: transient_slots $slots < 3"
