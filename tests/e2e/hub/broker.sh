@@ -142,7 +142,7 @@ livepid=$!
 lport=
 for _ in $(seq 100); do
     lport=$(ss -Htnp state established "( dport = :$MQTT_PORT )" 2>/dev/null |
-        grep "pid=$livepid," | awk '{print $3}' | sed 's/.*://' | head -n1)
+        grep "pid=$livepid," | awk '{print $3}' | sed 's/.*://' | head -n1 || true)  # not up yet: no match
     [ -n "$lport" ] && grep -q "New client connected.*live2" "$T/broker.log" && break
     sleep 0.05
 done

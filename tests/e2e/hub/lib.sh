@@ -55,7 +55,7 @@ hub_stop() {
 # In a sanitizer build our plugin (and the provider) carry the ASan/UBSan
 # runtime, which stock mosquitto does not: preload it.
 BROKER_PRELOAD=
-if ldd "$HUB_PLUGIN" 2>/dev/null | grep -q libasan; then
+if ldd "$HUB_PLUGIN" 2>/dev/null | grep libasan >/dev/null; then  # not -q: see common.sh
     for lib in libasan.so libubsan.so; do
         BROKER_PRELOAD="$BROKER_PRELOAD $(${CC:-cc} -print-file-name=$lib)"
     done

@@ -54,8 +54,11 @@ id=$(pkcs11-tool --module "$proxy" --token-label edge --list-objects --type priv
     awk '$1=="label:" && $2=="ssh-ec" {f=1} f && $1=="ID:" {print $2; exit}')
 pkcs11-tool --module "$proxy" --token-label edge --sign --id "$id" -m ECDSA-SHA256 \
     --signature-format openssl -i "$T/data" -o "$T/sig" >/dev/null 2>&1 || fail "sign through the proxy"
-pkcs11-tool --module "$proxy" --token-label edge --read-object --type pubkey --id "$id" -o "$T/ec.der" >/dev/null
-openssl dgst -sha256 -verify "$T/ec.der" -keyform DER -signature "$T/sig" "$T/data" >/dev/null ||
+# The public key from the module itself, through p11tool: pkcs11-tool 0.23's
+# --read-object of an EC public key reads memory it has freed (ASan aborts it,
+# with any module).
+ek_p11_pubkey edge "$id" "$T/ec.pem" || fail "public key of $id"
+openssl dgst -sha256 -verify "$T/ec.pem" -signature "$T/sig" "$T/data" >/dev/null ||
     fail "proxy signature does not verify"
 ssh-keygen -D "$proxy" 2>/dev/null | grep -q "^ecdsa-sha2-nistp256 " || fail "ssh-keygen -D via the proxy"
 pass "p11-kit-proxy reaches the token and signs"

@@ -1,12 +1,6 @@
 # Helpers for the provider interop scripts. Sourced after tests/lib/common.sh.
 
-# In a sanitizer build edgekey.so needs the ASan runtime loaded first; stock
-# programs (openssl, s_server) are not instrumented, so preload it for them.
-if ldd "$EK_PROVIDER_DIR/edgekey.so" 2>/dev/null | grep -q libasan; then
-    ekp_asan=$(ldd "$EK_PROVIDER_DIR/edgekey.so" | awk '/libasan/ {print $3; exit}')
-    export LD_PRELOAD="$ekp_asan${LD_PRELOAD:+:$LD_PRELOAD}"
-    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
-fi
+# (In a sanitizer build common.sh preloads the ASan runtime into openssl.)
 
 # ekp_must_fail TEXT CMD...: CMD must fail and its stderr must contain TEXT
 # (compared ignoring case).
