@@ -68,16 +68,12 @@ static ek_rc from_env(const secret_kind *k, char *val, unsigned char *buf, size_
     return rc;
 }
 
-/* One prompt on the terminal with echo off; restores the terminal. */
-static ek_rc prompt_once(FILE *tty, const char *question, char *line, size_t size)
+int cli_prompt_noecho(FILE *tty, const char *question, char *line, size_t size)
 {
     struct termios old, quiet;
     int fd = fileno(tty);
     if (tcgetattr(fd, &old) != 0)
-        return ek_error(EK_ERR_AUTH,
-                        "cannot switch off echo on the terminal: %s; use "
-                        "--auth-file FILE or " AUTH_ENV,
-                        strerror(errno));
+        return errno ? errno : EIO;
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
@@ -86,9 +82,19 @@ static ek_rc prompt_once(FILE *tty, const char *question, char *line, size_t siz
     tcsetattr(fd, TCSANOW, &quiet); /* TCSANOW: keep typeahead */
     char *got = fgets(line, (int)size, tty);
     tcsetattr(fd, TCSANOW, &old);
-    if (got == NULL)
-        return ek_error(EK_ERR_AUTH, "no value was entered at the prompt");
-    return EK_OK;
+    return got ? 0 : -1;
+}
+
+/* One prompt for a key auth value. */
+static ek_rc prompt_once(FILE *tty, const char *question, char *line, size_t size)
+{
+    int r = cli_prompt_noecho(tty, question, line, size);
+    if (r > 0)
+        return ek_error(EK_ERR_AUTH,
+                        "cannot switch off echo on the terminal: %s; use "
+                        "--auth-file FILE or " AUTH_ENV,
+                        strerror(r));
+    return r == 0 ? EK_OK : ek_error(EK_ERR_AUTH, "no value was entered at the prompt");
 }
 
 static ek_rc from_tty(const secret_kind *k, const char *prompt, bool confirm, unsigned char *buf,

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -44,6 +45,7 @@ int cmd_cert(cli_ctx *ctx, int argc, char **argv);
 int cmd_list(cli_ctx *ctx, int argc, char **argv);
 int cmd_delete(cli_ctx *ctx, int argc, char **argv);
 int cmd_export_ref(cli_ctx *ctx, int argc, char **argv);
+int cmd_token(cli_ctx *ctx, int argc, char **argv);
 
 /* --- global options (main.c), accepted before and after the command --- */
 enum {
@@ -97,6 +99,9 @@ json_t *out_hex(const unsigned char *p, size_t n);
 ek_rc out_write_file(const char *path, const char *data, size_t len);
 
 /* --- auth.c: key auth values (never printed; caller wipes) --- */
+/* One line from the terminal tty with echo off (the terminal is restored):
+ * 0, an errno value if echo cannot be switched off, -1 if nothing came. */
+int cli_prompt_noecho(FILE *tty, const char *question, char *line, size_t size);
 #define CLI_AUTH_MAX 32 /* TPM limit: digest size of the key's name algorithm (SHA-256) */
 /* From file (first line) if file != NULL, else EDGEKEY_KEY_AUTH (wiped and
  * unset after reading), else a prompt on /dev/tty without echo (asked twice
