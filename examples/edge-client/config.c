@@ -33,6 +33,31 @@ static int set_int(const char *path, int line, const char *key, const char *v, i
     return 0;
 }
 
+/* The session keys (numbers): 0 set, 1 not one of them, -1 bad value. */
+static int session_key(edge_config *c, const char *path, int line, const char *k, const char *v)
+{
+    struct { const char *name; int *slot; } ints[] = {
+        {"reconnect_min_ms", &c->reconnect_min_ms}, {"reconnect_max_ms", &c->reconnect_max_ms},
+        {"reconnect_refusals", &c->reconnect_refusals}, {"reply_timeout_ms", &c->reply_timeout_ms},
+        {"max_inflight", &c->max_inflight}, {"queue_max", &c->queue_max},
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if (strcmp(k, ints[i].name) == 0)
+            return set_int(path, line, k, v, ints[i].slot);
+    if (strcmp(k, "renew_fraction") == 0) {
+        char *end;
+        double f = strtod(v, &end);
+        if (*v == '\0' || *end != '\0' || !(f > 0.0 && f < 1.0)) {
+            fprintf(stderr, "edge-client: %s:%d: renew_fraction = '%s' must be a number between 0 "
+                    "and 1 (e.g. 0.333: renew when a third of the validity is left)\n", path, line, v);
+            return -1;
+        }
+        c->renew_fraction = f;
+        return 0;
+    }
+    return 1;
+}
+
 static int set_key(edge_config *c, const char *path, int line, const char *k, const char *v)
 {
     struct { const char *name; char **slot; } strs[] = {
@@ -41,6 +66,11 @@ static int set_key(edge_config *c, const char *path, int line, const char *k, co
         {"product_secret", &c->product_secret}, {"device_key", &c->device_key},
         {"key_type", &c->key_type}, {"data_dir", &c->data_dir}, {"token", &c->token},
         {"label", &c->label}, {"edgekey_cli", &c->edgekey_cli},
+        {"pkcs11_module", &c->pkcs11_module}, {"pkcs11_pin", &c->pkcs11_pin},
+        {"subject_c", &c->subject_c}, {"subject_st", &c->subject_st},
+        {"subject_o", &c->subject_o},
+        {"telemetry", &c->telemetry}, {"log", &c->log}, {"log_level", &c->log_level},
+        {"queue_ack", &c->queue_ack}, {"queue_sync", &c->queue_sync},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strcmp(k, strs[i].name) == 0) {
@@ -55,8 +85,45 @@ static int set_key(edge_config *c, const char *path, int line, const char *k, co
         return set_int(path, line, k, v, &c->interval_ms);
     if (strcmp(k, "valid_days") == 0)
         return set_int(path, line, k, v, &c->valid_days);
+    if (strcmp(k, "clock_tolerance_s") == 0)
+        return set_int(path, line, k, v, &c->clock_tolerance_s);
+    if (strcmp(k, "trust_refresh_s") == 0)
+        return set_int(path, line, k, v, &c->trust_refresh_s);
+    if (strcmp(k, "clock_drift_pct") == 0)
+        return set_int(path, line, k, v, &c->clock_drift_pct);
+    int sk = session_key(c, path, line, k, v);
+    if (sk != 1)
+        return sk;
     fprintf(stderr, "edge-client: %s:%d: unknown key '%s'; see docs/edge-client.md\n", path, line, k);
     return -1;
+}
+
+static int session_defaults(edge_config *c)
+{
+    struct { char **slot; const char *v; } d[] = {
+        {&c->telemetry, "simulated"}, {&c->log, "stderr"}, {&c->log_level, "info"},
+        {&c->queue_ack, "reply"}, {&c->queue_sync, "full"},
+    };
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        if (*d[i].slot == NULL && (*d[i].slot = strdup(d[i].v)) == NULL)
+            return -1;
+    if (c->reconnect_min_ms == 0)
+        c->reconnect_min_ms = 500;
+    if (c->reconnect_max_ms == 0)
+        c->reconnect_max_ms = 30000;
+    if (c->reconnect_max_ms < c->reconnect_min_ms)
+        c->reconnect_max_ms = c->reconnect_min_ms;
+    if (c->reconnect_refusals == 0)
+        c->reconnect_refusals = 3;
+    if (c->reply_timeout_ms == 0)
+        c->reply_timeout_ms = 10000;
+    if (c->max_inflight == 0)
+        c->max_inflight = 32;
+    if (c->queue_max == 0)
+        c->queue_max = 100000;
+    if (c->renew_fraction == 0.0)
+        c->renew_fraction = 1.0 / 3.0;
+    return 0;
 }
 
 static int defaults(edge_config *c)
@@ -64,16 +131,25 @@ static int defaults(edge_config *c)
     struct { char **slot; const char *v; } d[] = {
         {&c->key_type, "rsa2048"}, {&c->token, "edge"}, {&c->label, "device"},
         {&c->edgekey_cli, "edgekey"}, {&c->mqtt_host, "localhost"},
+        {&c->pkcs11_module, EDGE_DEFAULT_PKCS11_MODULE},
     };
     for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
         if (*d[i].slot == NULL && (*d[i].slot = strdup(d[i].v)) == NULL)
             return -1;
     if (c->mqtt_port == 0)
         c->mqtt_port = 8883;
-    if (c->interval_ms == 0)
+    if (c->interval_ms < 0) /* 0 is valid: readings as fast as the source gives them */
         c->interval_ms = 200;
     if (c->valid_days == 0)
         c->valid_days = 365;
+    if (c->clock_tolerance_s == 0)
+        c->clock_tolerance_s = 300;
+    if (c->trust_refresh_s == 0)
+        c->trust_refresh_s = 3600;
+    if (c->clock_drift_pct == 0)
+        c->clock_drift_pct = 5;
+    if (session_defaults(c) != 0)
+        return -1;
     return 0;
 }
 
@@ -106,6 +182,7 @@ int edge_config_load(const char *path, edge_config *c)
     FILE *f = fopen(path, "r");
 
     memset(c, 0, sizeof(*c));
+    c->interval_ms = -1; /* unset */
     if (f == NULL) {
         fprintf(stderr, "edge-client: cannot open config %s: %s\n", path, strerror(errno));
         return -1;
@@ -153,5 +230,17 @@ void edge_config_free(edge_config *c)
     free(c->token);
     free(c->label);
     free(c->edgekey_cli);
+    if (c->pkcs11_pin)
+        OPENSSL_cleanse(c->pkcs11_pin, strlen(c->pkcs11_pin));
+    free(c->pkcs11_module);
+    free(c->pkcs11_pin);
+    free(c->subject_c);
+    free(c->subject_st);
+    free(c->subject_o);
+    free(c->telemetry);
+    free(c->log);
+    free(c->log_level);
+    free(c->queue_ack);
+    free(c->queue_sync);
     memset(c, 0, sizeof(*c));
 }

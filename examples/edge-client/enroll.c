@@ -16,7 +16,9 @@
 #include <openssl/x509.h>
 
 #include "http.h"
+#include "secret.h"
 #include "tpmkey.h"
+#include "trust.h"
 
 long long edge_now_ms(void)
 {
@@ -70,11 +72,12 @@ int edge_write_file(const char *path, const char *data, int mode)
     return 0;
 }
 
+/* The hub API with the current anchors (trust.c). No CURLOPT_CRLFILE:
+ * curl turns on CRL_CHECK_ALL with it, and the root publishes no CRL; the
+ * API certificate is checked against the CRL by edge_trust_check_hub. */
 static edge_http http_of(const edge_config *c)
 {
-    edge_http h = {c->hub_url, c->ca_file, NULL, NULL, NULL};
-    if (c->crl_file && access(c->crl_file, R_OK) == 0)
-        h.crl_file = c->crl_file;
+    edge_http h = {c->hub_url, edge_trust_ca(c), NULL, NULL, NULL};
     return h;
 }
 
@@ -95,17 +98,19 @@ static json_t *signed_call(const edge_config *c, const char *path, json_t *body,
     return r;
 }
 
-char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh)
+char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh, int *sealed)
 {
-    char *secret = edge_read_file(p->secret_file);
+    char *secret = NULL;
     json_t *body, *r;
     const char *s;
+    int rc;
 
     *fresh = 0;
-    if (secret != NULL) {
-        secret[strcspn(secret, "\r\n")] = '\0';
+    *sealed = access(p->secret_file, F_OK) != 0;
+    if ((rc = edge_secret_load(c, p->secret_file, &secret)) == 0)
         return secret;
-    }
+    if (rc < 0) /* unreadable is not absent: a second activation would be refused */
+        return NULL;
     mkdir(c->data_dir, 0700);
     body = json_object();
     r = signed_call(c, "/api/v1/device/activate", body, c->product_secret, "activation");
@@ -113,8 +118,13 @@ char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh)
     if (r == NULL)
         return NULL;
     s = json_string_value(json_object_get(r, "deviceSecret"));
-    if (s == NULL || (secret = strdup(s)) == NULL || edge_write_file(p->secret_file, s, 0600) != 0) {
+    if (s == NULL || (secret = strdup(s)) == NULL) {
         fprintf(stderr, "edge-client: activation reply carries no deviceSecret\n");
+    } else if (edge_secret_store(c, p->secret_file, secret, sealed) != 0) {
+        fprintf(stderr, "edge-client: the deviceSecret could not be stored; the hub now counts "
+                        "%s as activated: the operator resets it (edgekey-hub device reset)\n",
+                c->device_key);
+        OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
         secret = NULL;
     } else {
@@ -133,6 +143,24 @@ EVP_PKEY *edge_ensure_key(const edge_config *c, const edge_paths *p, int *fresh)
     key = edge_key_generate(c->key_type, c->token, c->label);
     *fresh = key != NULL;
     return key;
+}
+
+char *edge_make_csr(const edge_config *c, EVP_PKEY *key)
+{
+    /* The hub checks CN = SN only and writes its own subject (O=edgekey hub,
+     * CN=SN) into the certificate; C/ST/O are the device maker's, if set. */
+    edge_subject sub = {c->subject_c, c->subject_st, c->subject_o};
+    return edge_key_csr_subject(key, c->device_key, &sub);
+}
+
+void edge_subject_prefix(const edge_config *c, char *out, size_t size)
+{
+    const char *f[][2] = {{"C", c->subject_c}, {"ST", c->subject_st}, {"O", c->subject_o}};
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < 3 && o < size; i++)
+        if (f[i][1] && *f[i][1])
+            o += (size_t)snprintf(out + o, size - o, "%s=%s, ", f[i][0], f[i][1]);
 }
 
 /* 1 if the certificate file exists and holds key's public half. */
@@ -161,7 +189,7 @@ int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key,
     *fresh = 0;
     if (cert_matches(p->cert_file, key))
         return 0;
-    if ((csr = edge_key_csr(key, c->device_key)) == NULL)
+    if ((csr = edge_make_csr(c, key)) == NULL)
         return -1;
     body = json_pack("{s:s, s:i}", "csr", csr, "validDay", c->valid_days);
     r = signed_call(c, "/api/v1/device/cert/apply", body, secret, "certificate apply");

@@ -1,9 +1,11 @@
 /* edge-client: first-boot enrolment and its state in data_dir.
  *
- * data_dir holds device.secret (the deviceSecret, mode 0600: edgekey has
- * no sealing face for application data yet), device.pem (certificate +
- * issuing CA), device.sn (certificate serial). The key itself stays in the
- * TPM, in the edgekey token, under its pkcs11: URI. */
+ * The deviceSecret is a PKCS#11 data object sealed in the TPM (secret.c;
+ * data_dir/device.secret, 0600, only with a module that refuses data
+ * objects). data_dir holds device.pem (certificate + issuing CA), device.sn
+ * (certificate serial), and the trust state (ca.pem, crl.pem: trust.c;
+ * clock.mark: clock.c). The key stays in the TPM, in the edgekey token,
+ * under its pkcs11: URI. */
 #ifndef EDGE_ENROLL_H
 #define EDGE_ENROLL_H
 
@@ -20,9 +22,17 @@ typedef struct {
 
 void edge_paths_init(const edge_config *c, edge_paths *p);
 
-/* Activate if device.secret is missing; the secret (caller wipes + frees)
- * is returned. NULL on refusal (message printed). */
-char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh);
+/* The deviceSecret (caller wipes + frees): unsealed from the token
+ * (secret.c), or, if there is none, activated now and sealed (*fresh = 1;
+ * *sealed = 0 if it went to the fallback file). The token must exist: make
+ * the key first. NULL on refusal or error (message printed). */
+char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh, int *sealed);
+
+/* PEM CSR signed by the TPM key: CN = SN, C/ST/O from the config if set.
+ * Caller frees; NULL on error (printed). */
+char *edge_make_csr(const edge_config *c, EVP_PKEY *key);
+/* "C=.., ST=.., O=.., " for the fields set (for messages), "" if none. */
+void edge_subject_prefix(const edge_config *c, char *out, size_t size);
 
 /* The TPM key: loaded by URI, or generated if absent (*fresh = 1). */
 EVP_PKEY *edge_ensure_key(const edge_config *c, const edge_paths *p, int *fresh);

@@ -7,25 +7,33 @@
  * mutual TLS -> N telemetry messages -> answer commands. reset: revoke the
  * certificate over mutual TLS, delete the TPM key, remove the state. */
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "config.h"
 #include "enroll.h"
 #include "http.h"
+#include "log.h"
 #include "mqtt.h"
+#include "renew.h"
 #include "tls.h"
+#include "secret.h"
 #include "tpmkey.h"
+#include "trust.h"
 
 static int usage(void)
 {
     fprintf(stderr, "usage: edge-client --config FILE run [--once] [--count N] [--commands N]\n"
+                    "         --count N: take N readings (default 10; 0: until the source ends)\n"
                     "       edge-client --config FILE reset\n");
     return 2;
 }
@@ -35,57 +43,66 @@ static const char *alg_name(const char *type)
     return strcmp(type, "ec-p256") == 0 ? "EC P-256" : "RSA-2048";
 }
 
+/* Trust first: a wall clock set back (clock.c) or a hub certificate that
+ * is revoked or invalid (trust.c) stops the client here, before a secret
+ * is used or a certificate is asked for. Then the key (its token holds the
+ * sealed deviceSecret), activation, certificate. Returns 0, -1 (a step
+ * failed, message printed), EDGE_EXIT_CLOCK or EDGE_EXIT_TRUST (the exit
+ * codes to use). */
 static int enrol(const edge_config *c, const edge_paths *p, char **secret, EVP_PKEY **key)
 {
-    int fresh;
+    int fresh, sealed, r;
     char *sn;
 
-    if ((*secret = edge_activate(c, p, &fresh)) == NULL)
+    mkdir(c->data_dir, 0700);
+    if ((r = edge_clock_check(c)) != EDGE_CLOCK_OK)
+        return r == EDGE_CLOCK_ROLLBACK ? EDGE_EXIT_CLOCK : -1;
+    if (edge_trust_refresh(c, 0) != 0)
         return -1;
-    printf(fresh ? "edge: activated %s/%s, deviceSecret stored in %s (0600)\n"
-                 : "edge: already activated %s/%s (deviceSecret in %s)\n",
-           c->product_key, c->device_key, p->secret_file);
+    if (edge_trust_check_hub(c) == 1)
+        return EDGE_EXIT_TRUST;
     if ((*key = edge_ensure_key(c, p, &fresh)) == NULL)
         return -1;
     printf("edge: %s %s key in the TPM: %s\n", fresh ? "generated" : "found", alg_name(c->key_type),
            p->key_uri);
+    if ((*secret = edge_activate(c, p, &fresh, &sealed)) == NULL)
+        return -1;
+    if (sealed)
+        printf(fresh ? "edge: activated %s/%s, deviceSecret sealed in the TPM (PKCS#11 data "
+                       "object 'deviceSecret' in token %s)\n"
+                     : "edge: already activated %s/%s (deviceSecret sealed in the TPM, token %s)\n",
+               c->product_key, c->device_key, c->token);
+    else
+        printf(fresh ? "edge: activated %s/%s, deviceSecret in %s (0600: the module refuses "
+                       "data objects)\n"
+                     : "edge: already activated %s/%s (deviceSecret in %s)\n",
+               c->product_key, c->device_key, p->secret_file);
     if (edge_ensure_cert(c, p, *key, *secret, &fresh) != 0)
         return -1;
     sn = edge_read_file(p->sn_file);
-    printf(fresh ? "edge: CSR signed in the TPM (CN=%s), certificate issued: serial %s -> %s\n"
-                 : "edge: certificate for CN=%s present: serial %s (%s)\n",
-           c->device_key, sn ? sn : "?", p->cert_file);
+    char subj[400];
+    edge_subject_prefix(c, subj, sizeof(subj));
+    printf(fresh ? "edge: CSR signed in the TPM (%sCN=%s), certificate issued: serial %s -> %s\n"
+                 : "edge: certificate for %sCN=%s present: serial %s (%s)\n",
+           fresh ? subj : "", c->device_key, sn ? sn : "?", p->cert_file);
     free(sn);
     fflush(stdout);
     return 0;
 }
 
-/* The CRL the broker's certificate is checked against: crl_file if
- * configured, else downloaded now from the hub into data_dir/crl.pem (a
- * failed download falls back to the last one, or to chain checks only). */
+/* The CRL the broker's certificate is checked against: the one enrol()
+ * installed and verified (trust.c: crl_file, or data_dir/crl.pem). */
 static const char *fetch_crl(const edge_config *c)
 {
-    static char path[1100];
-    edge_http h = {c->hub_url, c->ca_file, NULL, NULL, NULL};
-    char *pem;
-
-    if (c->crl_file)
-        return access(c->crl_file, R_OK) == 0 ? c->crl_file : NULL;
-    snprintf(path, sizeof(path), "%s/crl.pem", c->data_dir);
-    if ((pem = edge_http_get(&h, "/api/v1/crl.pem", "CRL download")) != NULL &&
-        strstr(pem, "-----BEGIN X509 CRL-----") != NULL && edge_write_file(path, pem, 0644) == 0)
-        printf("edge: CRL downloaded from the hub -> %s (checked on every broker handshake)\n", path);
-    free(pem);
-    return access(path, R_OK) == 0 ? path : NULL;
+    return edge_trust_crl(c);
 }
 
-static int cmd_run(const edge_config *c, int argc, char **argv)
+static int cmd_run(edge_config *c, int argc, char **argv)
 {
     edge_mqtt_opts o = {.cfg = c, .count = 10};
     edge_paths p;
     char *secret = NULL;
     EVP_PKEY *key = NULL;
-    SSL_CTX *ctx = NULL;
     int rc = 1;
 
     for (int i = 0; i < argc; i++) {
@@ -99,16 +116,24 @@ static int cmd_run(const edge_config *c, int argc, char **argv)
             return usage();
     }
     edge_paths_init(c, &p);
-    if (edge_providers_load() != 0 || enrol(c, &p, &secret, &key) != 0)
+    if (edge_providers_load() != 0)
         goto done;
-    edge_tls_opts t = {c->ca_file, fetch_crl(c), c->mqtt_host, p.cert_file, key};
-    if ((ctx = edge_tls_ctx_new(&t)) == NULL)
+    if ((rc = enrol(c, &p, &secret, &key)) != 0) {
+        rc = rc > 0 ? rc : 1; /* enrol's exit codes: clock set back, hub refused */
         goto done;
-    o.ctx = ctx;
+    }
+    rc = 1;
+    edge_tls_opts t = {edge_trust_ca(c), fetch_crl(c), c->mqtt_host, p.cert_file, key};
+    if ((o.ctx = edge_tls_ctx_new(&t)) == NULL)
+        goto done;
+    o.key = key;
+    key = NULL; /* the session owns it now (renewal replaces it) */
+    o.paths = &p;
     o.secret = secret;
     rc = edge_mqtt_run(&o);
 done:
-    SSL_CTX_free(ctx);
+    SSL_CTX_free(o.ctx);
+    EVP_PKEY_free(o.key);
     EVP_PKEY_free(key);
     if (secret) {
         OPENSSL_cleanse(secret, strlen(secret));
@@ -133,7 +158,7 @@ static int revoke_self(const edge_config *c, const edge_paths *p)
         fprintf(stderr, "edge-client: no TPM key at %s: nothing to revoke over mutual TLS\n", p->key_uri);
         return 3;
     }
-    edge_http h = {c->hub_url, c->ca_file, NULL, p->cert_file, key};
+    edge_http h = {c->hub_url, edge_trust_ca(c), NULL, p->cert_file, key}; /* see http_of */
     body = json_pack("{s:i}", "reason", 5); /* cessationOfOperation */
     if ((r = edge_http_post(&h, "/api/v1/device/cert/revoke", body, "revoke-self")) != NULL) {
         printf("edge: certificate %s revoked by the hub (mutual TLS with the TPM key)\n",
@@ -176,6 +201,42 @@ static int delete_key(const edge_config *c, const edge_paths *p)
     return 0;
 }
 
+/* In a child too: the PKCS#11 module opens the TPM, and the parent must
+ * hold no TPM connection when `edgekey delete` runs (direct TCTI). */
+static int destroy_secret(const edge_config *c, const edge_paths *p)
+{
+    return edge_secret_destroy(c, p->secret_file) == 0 ? 0 : 1;
+}
+
+/* Revoke (over mutual TLS, while the key still exists), destroy the sealed
+ * deviceSecret (while its token still holds the key), delete the key, then
+ * the certificate. The trust state (ca.pem, crl.pem) and the clock mark
+ * stay: they are not the device's identity, and the rollback check must
+ * survive a reset. The hub keeps the SN "activated" until the operator
+ * runs `edgekey-hub device reset`; then the next run activates again and
+ * makes a new key. */
+/* What a reset leaves behind otherwise: the identity file naming a renewed
+ * label, staged renewal certificates, and readings queued under the old
+ * identity (a reset device starts from nothing; the clock mark and the
+ * trust anchors stay, they belong to the device, not to its identity). */
+static void forget_identity(const edge_config *c)
+{
+    static const char *const files[] = {"identity", "queue.db", "queue.db-wal", "queue.db-shm"};
+    char path[1100];
+    glob_t g;
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", c->data_dir, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/device-[0-9]*.*", c->data_dir);
+    if (glob(path, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+}
+
 static int cmd_reset(const edge_config *c)
 {
     edge_paths p;
@@ -188,14 +249,22 @@ static int cmd_reset(const edge_config *c)
                         "operator to revoke the certificate (edgekey-hub revoke)\n");
         rc = 1;
     }
+    if (run_child(destroy_secret, c, &p) == 0) {
+        printf("edge: sealed deviceSecret destroyed in token %s (C_DestroyObject)\n", c->token);
+    } else {
+        fprintf(stderr, "edge-client: destroying the sealed deviceSecret in token %s failed; "
+                        "the key is deleted anyway\n", c->token);
+        rc = 1;
+    }
     if (delete_key(c, &p) != 0) {
         fprintf(stderr, "edge-client: deleting the TPM key %s failed (absent already?)\n", p.key_uri);
         rc = 1;
     }
     unlink(p.cert_file);
     unlink(p.sn_file);
-    if (unlink(p.secret_file) == 0 || errno == ENOENT)
-        printf("edge: certificate and deviceSecret removed from %s\n", c->data_dir);
+    forget_identity(c);
+    printf("edge: certificate, identity and telemetry queue removed from %s; after 'edgekey-hub "
+           "device reset' on the hub the next run activates again with a new key\n", c->data_dir);
     return rc;
 }
 
@@ -208,6 +277,11 @@ int main(int argc, char **argv)
         return usage();
     if (edge_config_load(argv[2], &c) != 0)
         return 2;
+    /* the key label in use (renewals move it on), before anything uses it */
+    if (edge_log_setup(c.log, c.log_level) != 0 || edge_identity_apply(&c) != 0) {
+        edge_config_free(&c);
+        return 2;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(argv[3], "run") == 0)
@@ -218,5 +292,6 @@ int main(int argc, char **argv)
         rc = usage();
     curl_global_cleanup();
     edge_config_free(&c);
+    edge_log_close();
     return rc;
 }

@@ -1,6 +1,8 @@
 /* edge-client: TPM key generation, loading and CSR through the provider. */
 #include "tpmkey.h"
 
+#include "clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,11 @@ int edge_providers_load(void)
         return -1;
     }
     return 0;
+}
+
+OSSL_PROVIDER *edge_provider_edgekey(void)
+{
+    return prov_edgekey;
 }
 
 void edge_providers_unload(void)
@@ -109,6 +116,27 @@ EVP_PKEY *edge_key_load(const char *uri)
 
 char *edge_key_csr(EVP_PKEY *key, const char *cn)
 {
+    edge_subject none = {NULL, NULL, NULL};
+    return edge_key_csr_subject(key, cn, &none);
+}
+
+static int add_fields(X509_NAME *name, const edge_subject *sub)
+{
+    const char *f[][2] = {{"C", sub->c}, {"ST", sub->st}, {"O", sub->o}};
+    for (size_t i = 0; i < 3; i++)
+        if (f[i][1] && *f[i][1] &&
+            !X509_NAME_add_entry_by_txt(name, f[i][0], MBSTRING_UTF8, (const unsigned char *)f[i][1],
+                                        -1, -1, 0)) {
+            fprintf(stderr, "edge-client: CSR subject %s='%s' refused (C must be a 2-letter "
+                            "country code); fix subject_%s in the config\n", f[i][0], f[i][1],
+                    i == 0 ? "c" : i == 1 ? "st" : "o");
+            return 0;
+        }
+    return 1;
+}
+
+char *edge_key_csr_subject(EVP_PKEY *key, const char *cn, const edge_subject *sub)
+{
     X509_REQ *req = X509_REQ_new();
     X509_NAME *name = X509_NAME_new();
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -116,7 +144,12 @@ char *edge_key_csr(EVP_PKEY *key, const char *cn)
     char *pem = NULL, *data;
     long len;
 
-    if (req == NULL || name == NULL || md == NULL || out == NULL ||
+    if (edge_clock_rolled_back()) {
+        fprintf(stderr, "edge-client: no CSR (enrolment or renewal) while the wall clock is "
+                        "set back: fix the time and restart\n");
+        goto done;
+    }
+    if (req == NULL || name == NULL || md == NULL || out == NULL || !add_fields(name, sub) ||
         !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) ||
         !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, key) ||
         !X509_REQ_set_version(req, 0) ||

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli.h"
 #include "hub_util.h"
+#include "keyload.h"
 #include "ops.h"
 #include "service.h"
 
@@ -112,7 +113,7 @@ int cli_device(const cli_opts *o, int argc, char **argv)
     hub_ctx ctx;
     const char *ecode = NULL;
     if (argc < 1)
-        return cli_error(o, "usage", "device add|list|show");
+        return cli_error(o, "usage", "device add|list|show|reset");
     if (open_ctx(o, false, &ctx))
         return 1;
     const char *pk = cli_opt(argc, argv, "--product-key");
@@ -126,6 +127,19 @@ int cli_device(const cli_opts *o, int argc, char **argv)
             o,
             json_pack("{s:s, s:s, s:s}", "productKey", pk, "deviceKey", dk, "state", "registered"),
             human);
+    } else if (strcmp(argv[0], "reset") == 0) {
+        int n = 0;
+        hub_ctx_close(&ctx); /* again with the CA: the CRL is reissued */
+        if (open_ctx(o, true, &ctx))
+            return 1;
+        if (hub_op_device_reset(&ctx, dk, &n, &ecode) != 0)
+            return op_fail(o, &ctx, ecode);
+        char human[256];
+        snprintf(human, sizeof(human),
+                 "device %s reset: %d certificate(s) revoked (cessationOfOperation), state "
+                 "registered: it may activate again\n", dk, n);
+        cli_print(o, json_pack("{s:s, s:s, s:i}", "deviceKey", dk, "state", "registered", "revoked", n),
+                  human);
     } else if (strcmp(argv[0], "show") == 0) {
         hub_device d;
         if (!dk || reg_device_get(ctx.reg, dk, &d) != 0) {
@@ -179,15 +193,35 @@ int cli_cert(const cli_opts *o, int argc, char **argv)
     return 0;
 }
 
+/* Serial of the hub's own TLS certificate (broker and API, hub/hub.pem):
+ * `revoke --hub-cert` puts it on the CRL, e.g. when the hub key leaked. */
+static int hub_cert_serial(hub_ctx *ctx, char out[41])
+{
+    char path[HUB_PATH_MAX];
+    hub_path(&ctx->cfg, "hub/hub.pem", path, sizeof(path));
+    X509 *x = hub_load_cert(path);
+    if (!x)
+        return hub_fail("the hub certificate %s cannot be read; run edgekey-hub init", path);
+    hub_serial_hex(X509_get0_serialNumber(x), out);
+    X509_free(x);
+    return 0;
+}
+
 int cli_revoke(const cli_opts *o, int argc, char **argv)
 {
     hub_ctx ctx;
     const char *ecode = NULL;
     const char *sn = cli_opt(argc, argv, "--cert-sn"), *rs = cli_opt(argc, argv, "--reason");
-    if (!sn)
-        return cli_error(o, "usage", "revoke --cert-sn HEX [--reason N]");
+    bool hub_cert = cli_flag(argc, argv, "--hub-cert");
+    char hub_sn[41];
+    if (!sn == !hub_cert)
+        return cli_error(o, "usage", "revoke --cert-sn HEX | --hub-cert [--reason N]");
     if (open_ctx(o, true, &ctx))
         return 1;
+    if (hub_cert && hub_cert_serial(&ctx, hub_sn) != 0)
+        return op_fail(o, &ctx, "hub_cert");
+    if (hub_cert)
+        sn = hub_sn;
     int reason = rs ? atoi(rs) : 0;
     if (hub_op_revoke(&ctx, sn, reason, "cli", &ecode) != 0)
         return op_fail(o, &ctx, ecode);

@@ -17,8 +17,10 @@ static const char usage[] =
     "  device add --product-key PK --device-key SN\n"
     "  device list [--product-key PK]\n"
     "  device show --device-key SN                    state and last telemetry\n"
+    "  device reset --device-key SN                   revoke its certificates; it may activate again\n"
     "  cert list [--device-key SN]\n"
     "  revoke --cert-sn HEX [--reason N]              RFC 5280 reason code (default 0)\n"
+    "  revoke --hub-cert [--reason N]                 the hub's own TLS certificate (broker + API)\n"
     "  crl                                            reissue the CRL now\n"
     "  send --product-key PK --device-key SN --service ID [--params JSON] [--timeout-ms N]\n"
     "config: --config, else $EDGEKEY_HUB_CONF, else /etc/edgekey/hub.conf\n";

@@ -44,6 +44,11 @@ int hub_op_device_add(hub_ctx *ctx, const char *pk, const char *dk, const char *
 /* reason: RFC 5280 CRLReason 0..10 except 7 and 8. Regenerates the CRL. */
 int hub_op_revoke(hub_ctx *ctx, const char *serial, int reason, const char *actor,
                   const char **ecode);
+/* Operator reset of a device (after `edge-client reset`, or a device sent
+ * for repair): its live certificates revoked (cessationOfOperation, CRL
+ * reissued), state back to registered so it can activate again.
+ * *revoked = certificates revoked now. */
+int hub_op_device_reset(hub_ctx *ctx, const char *dk, int *revoked, const char **ecode);
 /* Periodic: revoke superseded certs past the grace period, refresh the CRL
  * before nextUpdate. */
 int hub_op_maintain(hub_ctx *ctx);

@@ -2,8 +2,10 @@
 #include "ops.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "hub_util.h"
 
 #define REFUSE(status, code, ...) (*ecode = (code), hub_fail(__VA_ARGS__), (status))
@@ -175,6 +177,54 @@ int hub_op_revoke(hub_ctx *ctx, const char *serial, int reason, const char *acto
         return REFUSE(500, "internal", "%s", hub_err());
     if (ctx->ca && hub_op_crl_refresh(ctx) != 0)
         hub_log("revoked %s but the CRL update failed: %s", canon, hub_err());
+    return 0;
+}
+
+typedef struct {
+    char serial[16][41];
+    int n;
+} live_certs;
+
+/* The device's certificates not yet revoked (a device has one, two during
+ * a renewal's grace period; 16 is plenty). */
+static int collect_live(const hub_cert *c, void *arg)
+{
+    live_certs *l = arg;
+    if (c->kind == HUB_CK_DEVICE && c->state != HUB_CERT_REVOKED && l->n < 16)
+        snprintf(l->serial[l->n++], 41, "%s", c->serial);
+    return 0;
+}
+
+int hub_op_device_reset(hub_ctx *ctx, const char *dk, int *revoked, const char **ecode)
+{
+    hub_device d;
+    live_certs l = {.n = 0};
+    int rc = dk ? reg_device_get(ctx->reg, dk, &d) : 1;
+    if (rc == 1)
+        return REFUSE(404, "device_not_registered", "device '%s' is not registered; see "
+                      "edgekey-hub device list", dk ? dk : "");
+    if (rc < 0 || reg_cert_list(ctx->reg, dk, false, collect_live, &l) != 0)
+        return REFUSE(500, "internal", "%s", hub_err());
+    OPENSSL_cleanse(d.secret, sizeof(d.secret));
+    if (reg_begin(ctx->reg) != 0)
+        return REFUSE(500, "internal", "%s", hub_err());
+    /* its certificates go on the CRL, its deviceSecret is void: the device
+     * activates again (new secret) and applies with a new TPM key */
+    for (int i = 0; rc == 0 && i < l.n; i++)
+        rc = reg_cert_revoke(ctx->reg, l.serial[i], 5) < 0 ? -1 : 0; /* cessationOfOperation */
+    if (rc == 0)
+        rc = reg_device_set_state(ctx->reg, dk, HUB_DEV_REGISTERED) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = reg_audit(ctx->reg, "admin", "device_reset", dk, "");
+    if (rc != 0) {
+        reg_rollback(ctx->reg);
+        return REFUSE(500, "internal", "%s", hub_err());
+    }
+    if (reg_commit(ctx->reg) != 0)
+        return REFUSE(500, "internal", "%s", hub_err());
+    if (l.n > 0 && ctx->ca && hub_op_crl_refresh(ctx) != 0)
+        hub_log("device %s reset but the CRL update failed: %s", dk, hub_err());
+    *revoked = l.n;
     return 0;
 }
 

@@ -111,6 +111,12 @@ int reg_telemetry_put(hub_registry *r, const char *pk, const char *dk, const cha
 typedef int (*reg_telemetry_cb)(const char *point, const char *value_json, int64_t ts_ms,
                                 void *arg);
 int reg_telemetry_get(hub_registry *r, const char *dk, reg_telemetry_cb cb, void *arg);
+/* De-duplication of telemetry messages by (pk, dk, message id): records the
+ * id; returns 0 if it is new, 1 if it was recorded before (a resend: store
+ * nothing again; its duplicates counter is bumped). */
+int reg_telemetry_msg(hub_registry *r, const char *pk, const char *dk, const char *msg_id);
+/* Forget message ids received before before_ms; *n (optional) = removed. */
+int reg_telemetry_msg_sweep(hub_registry *r, int64_t before_ms, int *n);
 
 int reg_audit(hub_registry *r, const char *actor, const char *action, const char *object,
               const char *detail);

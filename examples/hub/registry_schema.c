@@ -41,6 +41,13 @@ static const char *const migrations[] = {
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
     /* 2: expiry index for the nonce sweep */
     "CREATE INDEX nonces_expires ON nonces(expires);",
+    /* 3: telemetry message ids seen, for de-duplicating QoS-1 resends
+     * (the edge's id is its persistent queue seq) */
+    "CREATE TABLE telemetry_msgs("
+    " product_key TEXT NOT NULL, device_key TEXT NOT NULL, msg_id TEXT NOT NULL,"
+    " received INTEGER NOT NULL, duplicates INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(product_key, device_key, msg_id)) WITHOUT ROWID;"
+    "CREATE INDEX telemetry_msgs_received ON telemetry_msgs(received);",
 };
 
 int reg_migrate(hub_registry *r)

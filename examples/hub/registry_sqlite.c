@@ -368,6 +368,37 @@ int reg_telemetry_get(hub_registry *r, const char *dk, reg_telemetry_cb cb, void
     return reg_done(r, st, rc, "telemetry read");
 }
 
+int reg_telemetry_msg(hub_registry *r, const char *pk, const char *dk, const char *msg_id)
+{
+    sqlite3_stmt *st = reg_prep(r, "INSERT INTO telemetry_msgs(product_key, device_key, msg_id, "
+                                   "received) VALUES(?,?,?,?) "
+                                   "ON CONFLICT(product_key, device_key, msg_id) DO UPDATE SET "
+                                   "duplicates = duplicates + 1 RETURNING duplicates;");
+    if (!st)
+        return -1;
+    reg_bind_text(st, 1, pk);
+    reg_bind_text(st, 2, dk);
+    reg_bind_text(st, 3, msg_id);
+    sqlite3_bind_int64(st, 4, hub_now_ms());
+    int rc = sqlite3_step(st);
+    int dup = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st); /* finish the statement */
+    return reg_done(r, st, rc, "telemetry message id") != 0 ? -1 : dup;
+}
+
+int reg_telemetry_msg_sweep(hub_registry *r, int64_t before_ms, int *n)
+{
+    sqlite3_stmt *st = reg_prep(r, "DELETE FROM telemetry_msgs WHERE received < ?;");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, before_ms);
+    int rc = sqlite3_step(st);
+    if (n)
+        *n = sqlite3_changes(r->db);
+    return reg_done(r, st, rc, "telemetry message id sweep");
+}
+
 int reg_audit(hub_registry *r, const char *actor, const char *action, const char *object,
               const char *detail)
 {

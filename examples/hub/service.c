@@ -11,6 +11,9 @@
 #include "hub_util.h"
 
 #define MAX_PENDING 64
+/* Message ids are remembered this long: a device that was offline longer
+ * than this with an answered-but-unacknowledged message may store it twice. */
+#define DEDUP_WINDOW_MS (30LL * 24 * 3600 * 1000)
 
 typedef struct pending {
     char id[32];
@@ -27,7 +30,10 @@ struct hub_service {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int connected;
-    long stored, next_id;
+    long stored, duplicates, next_id;
+    pthread_t thread;
+    int thread_started;
+    volatile int stopping;
     pending pend[MAX_PENDING];
 };
 
@@ -78,9 +84,16 @@ static void on_post(hub_service *s, const char *topic, const char *pk, const cha
     }
     const char *point;
     json_t *v;
-    int began = reg_begin(s->reg) == 0, err = !began;
+    int began = reg_begin(s->reg) == 0, err = !began, dup = 0;
+    /* QoS 1 is at-least-once: a resend carries the same id (the edge's
+     * queue seq) and is stored once; the reply is 200 again, so the edge
+     * lets go of it. */
+    if (began && id && *id && (dup = reg_telemetry_msg(s->reg, pk, dk, id)) < 0)
+        err = 1;
     json_object_foreach(mps, point, v)
     {
+        if (dup > 0)
+            break;
         char *val = err ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!val || reg_telemetry_put(s->reg, pk, dk, point, val, ts) != 0)
             err = 1;
@@ -92,10 +105,17 @@ static void on_post(hub_service *s, const char *topic, const char *pk, const cha
         reg_rollback(s->reg);
     if (!err) {
         pthread_mutex_lock(&s->lock);
-        s->stored++;
+        if (dup > 0)
+            s->duplicates++;
+        else
+            s->stored++;
+        int sweep = dup == 0 && s->stored % 10000 == 0;
         pthread_mutex_unlock(&s->lock);
+        /* ids older than the de-duplication window are forgotten */
+        if (sweep && reg_telemetry_msg_sweep(s->reg, hub_now_ms() - DEDUP_WINDOW_MS, NULL) != 0)
+            hub_log("service: telemetry id sweep: %s", hub_err());
     }
-    reply_post(s, topic, id, err ? 500 : 200, err ? "storage failed" : NULL);
+    reply_post(s, topic, id, err ? 500 : 200, err ? "storage failed" : dup > 0 ? "duplicate" : NULL);
     json_decref(j);
 }
 
@@ -166,6 +186,33 @@ static void deadline(struct timespec *ts, int ms)
     }
 }
 
+/* The network loop. Not mosquitto_loop_forever: it returns for good on a
+ * TLS error (a broker killed mid-record), and the service would never
+ * reconnect; this loop reconnects after every failure, 1..5 s apart. */
+static void *service_loop(void *arg)
+{
+    hub_service *s = arg;
+    int delay = 1, logged = 0;
+    while (!s->stopping) {
+        int rc = mosquitto_loop(s->m, 500, 1);
+        if (rc == MOSQ_ERR_SUCCESS) {
+            delay = 1;
+            logged = 0;
+            continue;
+        }
+        if (s->stopping)
+            break;
+        if (!logged++)
+            hub_log("service: MQTT connection lost (%s); reconnecting", mosquitto_strerror(rc));
+        sleep((unsigned)delay);
+        if (delay < 5)
+            delay++;
+        if (!s->stopping)
+            mosquitto_reconnect(s->m);
+    }
+    return NULL;
+}
+
 int hub_service_start(hub_ctx *ctx, bool telemetry, int wait_ms, hub_service **out)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -209,7 +256,9 @@ int hub_service_start(hub_ctx *ctx, bool telemetry, int wait_ms, hub_service **o
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
         hub_log("service: first connect to %s:%d failed (%s); retrying", ctx->cfg.mqtt_host,
                 ctx->cfg.mqtt_port, mosquitto_strerror(rc));
-    mosquitto_loop_start(s->m);
+    mosquitto_threaded_set(s->m, true);
+    if (pthread_create(&s->thread, NULL, service_loop, s) == 0)
+        s->thread_started = 1;
     if (wait_ms > 0) {
         struct timespec ts;
         deadline(&ts, wait_ms);
@@ -234,8 +283,10 @@ void hub_service_stop(hub_service *s)
     if (!s)
         return;
     if (s->m) {
+        s->stopping = 1;
         mosquitto_disconnect(s->m);
-        mosquitto_loop_stop(s->m, true);
+        if (s->thread_started)
+            pthread_join(s->thread, NULL);
         mosquitto_destroy(s->m);
     }
     for (int i = 0; i < MAX_PENDING; i++)
