@@ -152,6 +152,9 @@ def main(argv):
             if pre:
                 row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
                     f"{pre}proc/edgekey/rsa/tls{ver}", f"{pre}proc/software/rsa/tls{ver}", 0.7)
+                row(f"s_client processes/s rsa tls{ver}: edgekey, persistent SRK / software key",
+                    f"{pre}proc/edgekey/rsa_psrk/tls{ver}", f"{pre}proc/software/rsa/tls{ver}",
+                    0.7, must=False)
                 continue
             row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
                 f"proc/edgekey/rsa/tls{ver}", f"proc/software/rsa/tls{ver}", 0.7)

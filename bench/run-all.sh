@@ -297,6 +297,17 @@ if [ $part = direct ]; then
     cmds hs ek_rsa 1.2; cmds hs ek_rsa 1.3; cmds sign ek_rsa; cmds sign ek_rsa_auth
     start_server 0
     interleaved "proc ek_rsa 1.2" "proc ek_rsa 1.3" "proc sw_rsa 1.2" "proc sw_rsa 1.3"
+    # A provisioned device: the SRK made once and kept at 0x81000001 (the
+    # same template core uses), so a new process loads its key without a
+    # CreatePrimary. New keys then go under the persistent SRK.
+    if tpm2_createprimary -Q -C o -g sha256 -G ecc256:aes128cfb -c "$T/srk.ctx" \
+        -a 'restricted|decrypt|noda|fixedtpm|fixedparent|sensitivedataorigin|userwithauth' \
+        2>>"$LOG" && tpm2_evictcontrol -Q -C o -c "$T/srk.ctx" 0x81000001 2>>"$LOG" &&
+        tpm2_flushcontext -t 2>>"$LOG" && genkey ek_rsa_psrk edgekey rsa; then
+        interleaved "proc ek_rsa_psrk 1.2" "proc ek_rsa_psrk 1.3" "proc sw_rsa 1.2" "proc sw_rsa 1.3"
+    else
+        note "FAILED: persistent SRK at 0x81000001 (tpm2-tools)"
+    fi
     # tpm2-openssl without a resource manager: record how it fails.
     if genkey t2_rsa tpm2 rsa; then
         signs t2_rsa || true
