@@ -2,7 +2,8 @@
  *
  * Vendor, firmware, spec level, algorithms, transient slots, the RSA-PSS
  * salt behaviour (probed now: it decides whether TLS 1.3 client auth can
- * work), dictionary-attack lockout state, TCTI and store in use, policy. */
+ * work), dictionary-attack lockout state, the TPM clock (TPM2_ReadClock:
+ * clock, reset/restart counts, safe flag), TCTI and store in use, policy. */
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
@@ -15,7 +16,8 @@ static void usage(void)
     printf("usage: edgekey info [--no-probe] [--json]\n"
            "\nShows the TPM's vendor, firmware, spec level, algorithms, transient slots,\n"
            "its RSA-PSS salt behaviour (probed with a throw-away key unless --no-probe),\n"
-           "dictionary-attack lockout state, the TCTI and store in use, and the key policy.\n");
+           "dictionary-attack lockout state, the TPM clock (TPM2_ReadClock), the TCTI and\n"
+           "store in use, and the key policy.\n");
 }
 
 static json_t *algorithms(const ek_tpm_info *ti)
@@ -85,6 +87,18 @@ static json_t *lockout_json(const ek_tpm_info *ti)
                      (json_int_t)ti->da_lockout_recovery_s);
 }
 
+/* TPM2_ReadClock: what a rollback check compares the wall clock with. A
+ * failed read is shown, not fatal: the rest of info still helps. */
+static json_t *clock_json(void)
+{
+    ek_tpm_clock c;
+    if (ek_tpm_read_clock(&c) != EK_OK)
+        return json_pack("{s:o}", "error", out_str(ek_last_error()));
+    return json_pack("{s:I,s:I,s:I,s:I,s:b}", "clock_ms", (json_int_t)c.clock_ms, "time_ms",
+                     (json_int_t)c.time_ms, "reset_count", (json_int_t)c.reset_count,
+                     "restart_count", (json_int_t)c.restart_count, "safe", c.safe);
+}
+
 static json_t *policy_json(const ek_config *cfg)
 {
     return json_pack("{s:i,s:b,s:s}", "rsa_min_bits", (json_int_t)cfg->rsa_min_bits, "allow_ec",
@@ -127,8 +141,9 @@ int cmd_info(cli_ctx *ctx, int argc, char **argv)
     ek_rc rc = ek_tpm_get_info(&ti);
     if (rc != EK_OK)
         return out_fail(ctx, rc);
-    json_t *res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "tpm", tpm_json(&ti), "rsa_pss",
-                            pss_json(o.probe, &ti), "lockout", lockout_json(&ti), "tcti",
+    json_t *res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tpm", tpm_json(&ti), "rsa_pss",
+                            pss_json(o.probe, &ti), "lockout", lockout_json(&ti), "clock",
+                            clock_json(), "tcti",
                             out_str(ti.tcti[0] ? ti.tcti : "(TCTI loader default)"), "store",
                             out_str(ek_store_root()), "policy", policy_json(cfg));
     return out_result(ctx, res);

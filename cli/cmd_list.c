@@ -1,29 +1,42 @@
-/* edgekey list: tokens, keys and certificates in the store.
+/* edgekey list: tokens, keys and certificates in the store, then the
+ * persistent objects (0x81xxxxxx) in the TPM that no store entry names.
  *
- * Reads only the store (no TPM connection), so it works on a machine whose
- * TPM is busy or absent and needs no write access. Human output is one
+ * The store part needs no TPM and no write access. The TPM part asks the
+ * TPM (GetCapability + ReadPublic); if the TPM is busy or absent it says so
+ * and the listing still succeeds; --no-tpm skips it. Human output is one
  * block per token; --json gives the same facts as a tree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "cli.h"
+#include "ek_handles.h"
 #include "ek_policy.h"
 #include "ek_token.h"
 
-enum { O_TOKEN = OPT_CMD_BASE };
+enum { O_TOKEN = OPT_CMD_BASE, O_NO_TPM };
+
+typedef struct list_opts {
+    const char *only;
+    bool no_tpm;
+} list_opts;
 
 static void usage(void)
 {
-    printf("usage: edgekey list [--token TOKEN] [--json]\n"
+    printf("usage: edgekey list [--token TOKEN] [--no-tpm] [--json]\n"
            "\nTokens in the store with their keys (label, id, algorithm, persistent handle,\n"
-           "pkcs11: URI) and certificates (subject, expiry).\n");
+           "pkcs11: URI) and certificates (subject, expiry); then the persistent objects\n"
+           "in the TPM (0x81xxxxxx) that are not in the store, with their key type\n"
+           "(--no-tpm: do not ask the TPM).\n");
 }
 
 static int on_opt(void *state, int c, const char *arg)
 {
+    list_opts *o = state;
     if (c == O_TOKEN)
-        *(const char **)state = arg;
+        o->only = arg;
+    else if (c == O_NO_TPM)
+        o->no_tpm = true;
     return 0;
 }
 
@@ -113,11 +126,72 @@ static void print_token(const json_t *t)
     }
 }
 
-static int emit(const cli_ctx *ctx, json_t *tokens)
+/* Is handle named by any store object (of any token)? */
+static bool in_store(uint32_t handle, const ek_store_obj *all, size_t n)
 {
-    if (ctx->json)
-        return out_result(
-            ctx, json_pack("{s:o,s:o}", "store", out_str(ek_store_root()), "tokens", tokens));
+    for (size_t i = 0; i < n; i++)
+        if (all[i].handle == handle)
+            return true;
+    return false;
+}
+
+/* The TPM's persistent objects that no store entry names: an array, or an
+ * object {"error": why} when the TPM cannot be asked. */
+static json_t *tpm_json(void)
+{
+    ek_persistent *p = NULL;
+    ek_store_obj *all = NULL;
+    size_t np = 0, na = 0;
+    ek_rc rc = ek_tpm_persistent_list(&p, &np);
+    if (rc != EK_OK)
+        return json_pack("{s:o}", "error", out_str(ek_last_error()));
+    if (ek_store_find(NULL, NULL, NULL, 0, &all, &na) != EK_OK)
+        na = 0, ek_clear_error();
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < np; i++) {
+        if (in_store(p[i].handle, all, na))
+            continue;
+        json_array_append_new(arr,
+                              json_pack("{s:o,s:s,s:b,s:b,s:b}", "handle", out_handle(p[i].handle),
+                                        "type", p[i].type, "sign", p[i].sign, "decrypt",
+                                        p[i].decrypt, "restricted", p[i].restricted));
+    }
+    free(all);
+    free(p);
+    return arr;
+}
+
+static void print_tpm(const json_t *tpm)
+{
+    size_t i;
+    json_t *o;
+    if (json_is_object(tpm)) {
+        printf("\nTPM persistent objects not listed: %s\n",
+               json_string_value(json_object_get(tpm, "error")));
+        return;
+    }
+    if (json_array_size(tpm) == 0)
+        return;
+    printf("\npersistent TPM objects not in the store:\n");
+    json_array_foreach(tpm, i, o)
+    {
+        bool s = json_is_true(json_object_get(o, "sign")),
+             d = json_is_true(json_object_get(o, "decrypt")),
+             r = json_is_true(json_object_get(o, "restricted"));
+        printf("  %s  %s%s%s%s%s\n", json_string_value(json_object_get(o, "handle")),
+               json_string_value(json_object_get(o, "type")), r ? "  restricted" : "",
+               s ? "  sign" : "", d ? "  decrypt" : "", r && d && !s ? " (storage key)" : "");
+    }
+}
+
+static int emit(const cli_ctx *ctx, json_t *tokens, json_t *tpm)
+{
+    if (ctx->json) {
+        json_t *res = json_pack("{s:o,s:o}", "store", out_str(ek_store_root()), "tokens", tokens);
+        if (res && tpm)
+            json_object_set_new(res, "tpm_persistent", tpm);
+        return out_result(ctx, res);
+    }
     size_t i;
     json_t *t;
     if (json_array_size(tokens) == 0)
@@ -129,16 +203,22 @@ static int emit(const cli_ctx *ctx, json_t *tokens)
             fputc('\n', stdout);
         print_token(t);
     }
+    if (tpm)
+        print_tpm(tpm);
     json_decref(tokens);
+    json_decref(tpm);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_STORE;
 }
 
 int cmd_list(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        CLI_GLOBAL_LONGOPTS, {"token", required_argument, NULL, O_TOKEN}, {NULL, 0, NULL, 0}};
-    const char *only = NULL;
-    int r = cli_parse_opts(ctx, argc, argv, "h", opts, on_opt, &only);
+    static const struct option opts[] = {CLI_GLOBAL_LONGOPTS,
+                                         {"token", required_argument, NULL, O_TOKEN},
+                                         {"no-tpm", no_argument, NULL, O_NO_TPM},
+                                         {NULL, 0, NULL, 0}};
+    list_opts lo = {NULL, false};
+    int r = cli_parse_opts(ctx, argc, argv, "h", opts, on_opt, &lo);
+    const char *only = lo.only;
     if (r == 'h') {
         usage();
         return EXIT_OK;
@@ -172,5 +252,5 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv)
         json_decref(arr);
         return out_fail(ctx, rc);
     }
-    return emit(ctx, arr);
+    return emit(ctx, arr, lo.no_tpm ? NULL : tpm_json());
 }

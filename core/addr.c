@@ -30,6 +30,8 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "ek_lazy.h"
+
 #include "ek_addr.h"
 #include "ek_keyfile.h"
 #include "ek_log.h"
@@ -224,6 +226,9 @@ ek_rc ek_addr_parse_pkcs11(const char *uri, ek_addr *out)
     masked(uri, shown, sizeof(shown));
     if (strncasecmp(uri, "pkcs11:", 7) != 0)
         return ek_error(EK_ERR_INVALID, "'%s' is not a pkcs11: URI; %s", shown, EK_ADDR_FORMS);
+    ek_rc lr = ek_lazy_p11kit_load();
+    if (lr != EK_OK)
+        return lr;
     P11KitUri *u = p11_kit_uri_new();
     if (!u)
         return ek_error(EK_ERR_NOMEM, "pkcs11 URI: out of memory");
@@ -418,6 +423,9 @@ ek_rc ek_addr_format_pkcs11(const char *token, const char *object, const unsigne
     static const CK_OBJECT_CLASS classes[] = {0, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
     if (token && strlen(token) > 32)
         return ek_error(EK_ERR_INVALID, "token label '%.40s' is longer than 32 bytes", token);
+    ek_rc lr = ek_lazy_p11kit_load();
+    if (lr != EK_OK)
+        return lr;
     P11KitUri *u = p11_kit_uri_new();
     if (!u)
         return ek_error(EK_ERR_NOMEM, "pkcs11 URI: out of memory");
@@ -505,6 +513,13 @@ static ek_rc uri_from_der(const unsigned char *der, size_t len, size_t which, ch
         ASN1_item_free(v, it);
     ERR_clear_error();
     return rc;
+}
+
+ek_rc ek_addr_uri_der_decode(const unsigned char *der, size_t len, char *uri, size_t urisize)
+{
+    if (!der || !uri || urisize == 0)
+        return ek_error(EK_ERR_INVALID, "URI DER: no input or output buffer");
+    return uri_from_der(der, len, 0, uri, urisize);
 }
 
 ek_rc ek_addr_uri_pem_decode(const char *pem, size_t len, char *uri, size_t urisize)

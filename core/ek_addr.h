@@ -71,6 +71,9 @@ ek_rc ek_addr_format_pkcs11(const char *token, const char *object, const unsigne
 /* The URI-wrapping PEM: encode (malloc'ed, caller frees) / decode. */
 ek_rc ek_addr_uri_pem_encode(const char *uri, char **pem, size_t *len);
 ek_rc ek_addr_uri_pem_decode(const char *pem, size_t len, char *uri, size_t urisize);
+/* The same for the DER inside an EDGEKEY URI block (what a PEM->DER step
+ * hands on), without a PEM round trip. */
+ek_rc ek_addr_uri_der_decode(const unsigned char *der, size_t len, char *uri, size_t urisize);
 
 /* Open the private key at an address (through the store for pkcs11: URIs).
  * EK_ERR_NOT_FOUND for a URI that matches no edgekey object, so a face can

@@ -24,8 +24,38 @@ typedef struct ek_tpm_info {
 
 ek_rc ek_tpm_get_info(ek_tpm_info *out);
 
+/* The TPM's fixed facts (manufacturer, vendor, firmware and spec versions,
+ * algorithms, transient slots) without a TPM command when the store's
+ * cache file (<store>/.tpm-facts, core/facts.c) has them for the configured
+ * TCTI; otherwise ek_tpm_get_info, and the file is (re)written atomically
+ * (skipped on a read-only store). Only those fields are valid: da_*,
+ * srk_persistent and pss_salt are not filled from the cache. Errors as
+ * ek_tpm_get_info. */
+ek_rc ek_tpm_get_facts(ek_tpm_info *out);
+
+/* The cached transient slot count; false if the cache has none. Files only,
+ * no TPM, no lock: for the connection (core/tpm.c). */
+bool ek_tpm_facts_slots(uint32_t *slots);
+
 /* Probe PSS salt behaviour now: creates a transient RSA-2048 key, signs,
  * checks in software, flushes. Result cached for ek_tpm_pss_salt(). */
 ek_rc ek_tpm_probe_pss(ek_pss_salt *out);
+
+/* The TPM's clock (TPM2_ReadClock, one command, no session). clock_ms only
+ * moves forward while the TPM is powered and cannot be set back by the OS;
+ * it survives reboots on TPMs that persist it (NV), and reset_count /
+ * restart_count tell a power cycle or a TPM reset from a plain read.
+ * safe is false when the clock may have lost time (the TPM was not shut
+ * down orderly since its last NV update). Errors: EK_ERR_CONNECT (no TPM),
+ * EK_ERR_TPM (the command failed). */
+typedef struct ek_tpm_clock {
+    uint64_t clock_ms;      /* TPMS_CLOCK_INFO.clock: ms the TPM has been powered */
+    uint64_t time_ms;       /* TPMS_TIME_INFO.time: ms since this TPM reset/restart */
+    uint32_t reset_count;   /* TPM2_Startup(CLEAR) after a reset: +1 */
+    uint32_t restart_count; /* TPM2_Startup(CLEAR) after a shutdown(STATE): +1 */
+    bool safe;              /* clock not lost since the last orderly shutdown */
+} ek_tpm_clock;
+
+ek_rc ek_tpm_read_clock(ek_tpm_clock *out);
 
 #endif

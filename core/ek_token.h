@@ -2,17 +2,24 @@
  * provider (pin-value in a pkcs11: URI) and the CLI (token init / PIN).
  *
  * A token is a store directory (ek_store.h). A PIN-protected token holds a
- * random 32-byte token secret sealed in the TPM twice, next to its keys:
- *   <token dir>/pin-so.seal     keyedhash sealed object, userAuth = f(SO PIN)
- *   <token dir>/pin-user.seal   the same secret, userAuth = f(user PIN)
+ * random 32-byte token secret in the TPM twice, once per PIN, next to its keys:
+ *   <token dir>/pin-so.nv       names the NV index holding it, authValue = f(SO PIN)
+ *   <token dir>/pin-user.nv     the same for the user PIN
  *   <token dir>/pin.tries       "user_fails = N" / "so_fails = N"
- * (seal files: "EKSEAL1\n" + marshalled TPM2B_PUBLIC + TPM2B_PRIVATE under
- * the SRK; f(PIN) = HMAC-SHA256("edgekey pin", PIN) without trailing zeros,
- * so a PIN of any length fits the TPM's 32-byte auth limit.)
+ * (NV indices: TPMA_NV_AUTHREAD|AUTHWRITE|NO_DA in 0x010E4B00..0x010E4BFF,
+ * defined with the owner's empty auth; token_nv.h.) Where NV cannot be used
+ * (owner auth set, NV full, EDGEKEY_TOKEN_NV=0), and in tokens made before
+ * NV was used, the secret is a sealed object instead:
+ *   <token dir>/pin-so.seal, pin-user.seal   keyedhash, userAuth = f(PIN)
+ * ("EKSEAL2\n" + parent handle + marshalled TPM2B_PUBLIC + TPM2B_PRIVATE;
+ * "EKSEAL1\n" files without the parent are read too). f(PIN) =
+ * HMAC-SHA256("edgekey pin", PIN) without trailing zeros, so a PIN of any
+ * length fits the TPM's 32-byte auth limit.
  *
- * Login unseals a sealed object through the salted HMAC session with
- * response encryption: a wrong PIN is a TPM authorisation failure. The
- * sealed objects carry noDA, so wrong PINs never count towards the TPM's
+ * Login reads the index (StartAuthSession + NV_Read, or Load + Unseal)
+ * through a salted HMAC session with response encryption: a wrong PIN is a
+ * TPM authorisation failure. Indices and sealed objects carry noDA, so
+ * wrong PINs never count towards the TPM's
  * dictionary-attack lockout (which would lock every DA-protected key of
  * every user of the TPM); instead pin.tries counts failures under flock and
  * refuses further attempts after EK_TOKEN_MAX_TRIES (the PIN is "locked";
@@ -21,7 +28,7 @@
  * Key auth values in a PIN token are derived from the secret:
  *   auth = HMAC-SHA256(secret, "edgekey key auth" || CKA_ID), trailing zeros cut
  * so changing a PIN only re-seals the secret and never touches keys.
- * A token without pin-so.seal is PIN-less: keys have empty auth (the default
+ * A token without pin-so.nv or pin-so.seal is PIN-less: keys have empty auth (the default
  * token "edge" made by `edgekey keygen` is one).
  *
  * All functions are thread-safe. Functions that take a PIN never log it and
@@ -51,8 +58,8 @@ typedef struct ek_token_secret {
 
 /* What the store says about a token's PINs. Reads files only, no TPM. */
 typedef struct ek_token_pins {
-    bool has_so_pin;   /* pin-so.seal present: login required */
-    bool has_user_pin; /* pin-user.seal present */
+    bool has_so_pin;   /* pin-so.nv or pin-so.seal present: login required */
+    bool has_user_pin; /* pin-user.nv or pin-user.seal present */
     unsigned user_fails, so_fails;
     unsigned max_tries;
 } ek_token_pins;

@@ -16,6 +16,8 @@
 #include <openssl/evp.h>
 #include <tss2/tss2_esys.h>
 
+#include "ek_lazy.h" /* tpm2-tss is reached through its lazy table */
+
 #include "ek_key.h"
 #include "ek_keyfile.h"
 #include "ek_tpm.h"
@@ -129,6 +131,24 @@ ek_rc ek_sess_run(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B
                   const uint8_t *params, size_t plen, ek_raw_rsp *rsp, const char *what,
                   TSS2_RC *tpm_rc);
 void ek_hsess_forget(bool talk);
+/* The same with parameter encryption (AES-128-CFB, Part 1 21.3) of the first
+ * command parameter (EK_SESS_DECRYPT) and/or the first response parameter
+ * (EK_SESS_ENCRYPT), both TPM2Bs; always through the salted HMAC session,
+ * also for an empty auth value. */
+#define EK_SESS_DECRYPT 1u
+#define EK_SESS_ENCRYPT 2u
+ek_rc ek_sess_run_enc(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B_AUTH *auth,
+                      unsigned flags, const uint8_t *params, size_t plen, ek_raw_rsp *rsp,
+                      const char *what, TSS2_RC *tpm_rc);
+
+/* ---- seccmd.c (lock held): commands carrying secrets, through sess.c ---- */
+/* TPM2_Create under the SRK with inSensitive encrypted. */
+ek_rc ek_sess_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+                     TPM2B_PRIVATE *priv, TPM2B_PUBLIC *pub, const char *what, TSS2_RC *tpm_rc);
+/* TPM2_Unseal of the loaded object h (public area pub) with outData
+ * encrypted; *out wiped by the caller. */
+ek_rc ek_sess_unseal(TPM2_HANDLE h, const TPMT_PUBLIC *pub, const TPM2B_AUTH *auth,
+                     TPM2B_SENSITIVE_DATA *out, const char *what, TSS2_RC *tpm_rc);
 
 /* ---- keyload.c (lock held) ---- */
 /* Make the key usable now: load it (evicting the least recently used key
@@ -163,14 +183,32 @@ bool ek_sw_kdfe(TPM2_ALG_ID alg, const uint8_t *z, size_t zlen, const char *labe
                 ek_iov v, uint32_t bits, uint8_t *out);
 #define EK_IOV(tpm2b) ((ek_iov){(tpm2b).buffer, (tpm2b).size})
 bool ek_sw_random(uint8_t *buf, size_t len);
-/* RSA public key from modulus and exponent (0 = 65537); caller frees. */
-EVP_PKEY *ek_sw_rsa_pub(const uint8_t *n, size_t nlen, uint32_t e);
-/* EC public key from X and Y (TPM curve id); caller frees. */
-EVP_PKEY *ek_sw_ec_pub(TPM2_ECC_CURVE curve, ek_iov x, ek_iov y);
+/* Make the private context the thread's default library context (for
+ * ESYS's own OpenSSL use) until the matching leave; nests, per thread.
+ * tpm.c calls them with the TPM lock, so every ESYS call runs inside. */
+void ek_sw_enter(void);
+void ek_sw_leave(void);
+/* AES-128-CFB in place (TPM parameter encryption). */
+bool ek_sw_aes128_cfb(const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
+                      bool encrypt);
 const char *ek_sw_curve_name(TPM2_ECC_CURVE curve);   /* "P-256", or NULL */
 size_t ek_sw_curve_size(TPM2_ECC_CURVE curve);        /* 32, 48, or 0 */
 /* Name of a public area: nameAlg || H(marshalled TPMT_PUBLIC). */
 bool ek_sw_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name);
+
+/* ---- swpkey.c: public-key steps without EVP_PKEY (no ENGINE can take them) ---- */
+/* RSA-OAEP encryption (label with its NUL, as TPM labels are); e 0 = 65537.
+ * *outlen: in = size of out, out = nlen. */
+bool ek_sw_rsa_oaep(const uint8_t *n, size_t nlen, uint32_t e, TPM2_ALG_ID alg, const char *label,
+                    const uint8_t *msg, size_t mlen, uint8_t *out, size_t *outlen);
+/* Verify an RSA-PSS signature over mhash (MGF1 with the same digest) with
+ * any salt length: the salt length, or -1 if it does not verify. */
+int ek_sw_rsa_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, TPM2_ALG_ID alg,
+                       const uint8_t *mhash, const uint8_t *sig, size_t slen);
+/* Ephemeral-static ECDH with the point (px, py): Z (x coordinate, curve
+ * size) and the ephemeral public point q. */
+bool ek_sw_ecdh(TPM2_ECC_CURVE curve, ek_iov px, ek_iov py, uint8_t *z, size_t *zlen,
+                TPMS_ECC_POINT *q);
 
 /* ---- keygen.c ---- */
 /* ek_key_generate without the policy check (the PSS probe's throwaway key). */

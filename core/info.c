@@ -157,3 +157,26 @@ ek_rc ek_tpm_probe_pss(ek_pss_salt *out)
     *out = ek_tpm_pss_salt();
     return EK_OK;
 }
+
+ek_rc ek_tpm_read_clock(ek_tpm_clock *out)
+{
+    memset(out, 0, sizeof(*out));
+    ESYS_CONTEXT *esys;
+    ek_rc r = ek_tpm_lock(&esys);
+    if (r != EK_OK)
+        return r;
+    TPMS_TIME_INFO *ti = NULL;
+    /* No session: ReadClock takes none and its answer is public. */
+    TSS2_RC rc = Esys_ReadClock(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti);
+    if (!rc && ti) {
+        out->clock_ms = ti->clockInfo.clock;
+        out->time_ms = ti->time;
+        out->reset_count = ti->clockInfo.resetCount;
+        out->restart_count = ti->clockInfo.restartCount;
+        out->safe = ti->clockInfo.safe == TPM2_YES;
+    }
+    Esys_Free(ti);
+    r = ek_tpm_rc(rc, "reading the TPM clock (TPM2_ReadClock)");
+    ek_tpm_unlock();
+    return r;
+}

@@ -5,6 +5,7 @@
  * PKCS#1, PSS or ECDSA per signature. An auth value travels in the sensitive
  * area of TPM2_Create, so that command then goes through the salted session
  * with parameter encryption (TPMA_SESSION_DECRYPT). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -54,9 +55,21 @@ static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
     if (r != EK_OK)
         return r;
     r = ek_tpm_srk(&srk);
-    if (r == EK_OK && sens->sensitive.userAuth.size)
-        r = ek_tpm_session(TPMA_SESSION_DECRYPT, &sess);
-    if (r == EK_OK) {
+    if (r == EK_OK && sens->sensitive.userAuth.size) {
+        /* The auth value goes through our salted session, encrypted
+         * (seccmd.c); ESYS's salted session would need an ENGINE-free
+         * OpenSSL, which a process with a default ENGINE does not have. */
+        ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
+        *priv = calloc(1, sizeof(**priv));
+        *pub = calloc(1, sizeof(**pub));
+        r = (*priv && *pub) ? ek_sess_create(sens, &tmpl, *priv, *pub, what, NULL)
+                            : ek_error(EK_ERR_NOMEM, "%s: out of memory", what);
+        if (r == EK_ERR_UNSUPPORTED)
+            r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
+                         "(see `edgekey info`)", what,
+                         ek_alg_name(spec->alg, spec->bits, spec->curve));
+        *parent = ek_g.srk_parent;
+    } else if (r == EK_OK) {
         ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
         TSS2_RC rc = Esys_Create(esys, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, &tmpl,
                                  &outside, &pcrs, priv, pub, NULL, NULL, NULL);

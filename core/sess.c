@@ -12,9 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
 #include "ek_tpm_int.h"
@@ -32,54 +30,26 @@ static void be32(uint8_t *b, uint32_t v)
 static bool ecc_salt(const TPMT_PUBLIC *p, uint8_t *salt, TPM2B_ENCRYPTED_SECRET *enc)
 {
     TPM2_ECC_CURVE curve = p->parameters.eccDetail.curveID;
-    const char *group = ek_sw_curve_name(curve);
-    size_t cs = ek_sw_curve_size(curve), zlen = 0, plen = 0;
-    uint8_t z[48], pt[1 + 2 * 48];
-    bool ok = false;
-    EVP_PKEY *eph = group ? EVP_PKEY_Q_keygen(ek_sw_libctx(), NULL, "EC", group) : NULL;
-    EVP_PKEY *peer = ek_sw_ec_pub(curve, EK_IOV(p->unique.ecc.x), EK_IOV(p->unique.ecc.y));
-    EVP_PKEY_CTX *dc = eph ? EVP_PKEY_CTX_new_from_pkey(ek_sw_libctx(), eph, NULL) : NULL;
-    zlen = sizeof(z);
-    if (!dc || !peer || EVP_PKEY_derive_init(dc) <= 0 || EVP_PKEY_derive_set_peer(dc, peer) <= 0 ||
-        EVP_PKEY_derive(dc, z, &zlen) <= 0 ||
-        !EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &plen) ||
-        plen != 1 + 2 * cs || pt[0] != 0x04)
-        goto out;
-    TPMS_ECC_POINT ept = {.x.size = (UINT16)cs, .y.size = (UINT16)cs};
-    memcpy(ept.x.buffer, pt + 1, cs);
-    memcpy(ept.y.buffer, pt + 1 + cs, cs);
-    size_t off = 0;
-    ok = ek_sw_kdfe(p->nameAlg, z, zlen, "SECRET", EK_IOV(ept.x), EK_IOV(p->unique.ecc.x),
-                    (uint32_t)ek_sw_md_size(p->nameAlg) * 8, salt) &&
-         Tss2_MU_TPMS_ECC_POINT_Marshal(&ept, enc->secret, sizeof(enc->secret), &off) == 0;
+    uint8_t z[48];
+    size_t zlen = sizeof(z), off = 0;
+    TPMS_ECC_POINT ept;
+    bool ok = ek_sw_ecdh(curve, EK_IOV(p->unique.ecc.x), EK_IOV(p->unique.ecc.y), z, &zlen, &ept) &&
+              ek_sw_kdfe(p->nameAlg, z, zlen, "SECRET", EK_IOV(ept.x), EK_IOV(p->unique.ecc.x),
+                         (uint32_t)ek_sw_md_size(p->nameAlg) * 8, salt) &&
+              Tss2_MU_TPMS_ECC_POINT_Marshal(&ept, enc->secret, sizeof(enc->secret), &off) == 0;
     enc->size = (UINT16)off;
-out:
     OPENSSL_cleanse(z, sizeof(z));
-    EVP_PKEY_CTX_free(dc);
-    EVP_PKEY_free(eph);
-    EVP_PKEY_free(peer);
     return ok;
 }
 
 static bool rsa_salt(const TPMT_PUBLIC *p, uint8_t *salt, TPM2B_ENCRYPTED_SECRET *enc)
 {
     size_t slen = ek_sw_md_size(p->nameAlg), outlen = sizeof(enc->secret);
-    const EVP_MD *md = ek_sw_md(p->nameAlg);
-    EVP_PKEY *pk = ek_sw_rsa_pub(p->unique.rsa.buffer, p->unique.rsa.size,
-                                 p->parameters.rsaDetail.exponent);
-    EVP_PKEY_CTX *c = pk ? EVP_PKEY_CTX_new_from_pkey(ek_sw_libctx(), pk, NULL) : NULL;
-    unsigned char *label = OPENSSL_memdup("SECRET", 7); /* with its NUL */
-    bool ok = c && label && md && ek_sw_random(salt, slen) && EVP_PKEY_encrypt_init(c) > 0 &&
-              EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) > 0 &&
-              EVP_PKEY_CTX_set_rsa_oaep_md(c, md) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(c, md) > 0 &&
-              EVP_PKEY_CTX_set0_rsa_oaep_label(c, label, 7) > 0;
-    if (ok)
-        label = NULL; /* owned by the context now */
-    ok = ok && EVP_PKEY_encrypt(c, enc->secret, &outlen, salt, slen) > 0;
-    enc->size = (UINT16)outlen;
-    OPENSSL_free(label);
-    EVP_PKEY_CTX_free(c);
-    EVP_PKEY_free(pk);
+    bool ok =
+        slen && ek_sw_random(salt, slen) &&
+        ek_sw_rsa_oaep(p->unique.rsa.buffer, p->unique.rsa.size, p->parameters.rsaDetail.exponent,
+                       p->nameAlg, "SECRET", salt, slen, enc->secret, &outlen);
+    enc->size = ok ? (UINT16)outlen : 0;
     return ok;
 }
 
@@ -98,7 +68,7 @@ static ek_rc hsess_start(void)
     if (!ok || !slen || !ek_sw_random(nc.buffer, NONCE_SIZE)) {
         OPENSSL_cleanse(salt, sizeof(salt));
         return ek_error(EK_ERR_TPM, "starting the salted HMAC session: could not make the "
-                        "salt for the SRK (software crypto failed)");
+                                    "salt for the SRK (software crypto failed)");
     }
     /* AES-128-CFB like the ESYS session; TPM2_Sign carries no secret parameter,
      * so no command sets decrypt/encrypt on this one. */
@@ -155,20 +125,38 @@ static size_t hmac_key(const TPM2B_AUTH *auth, uint8_t *k)
     return ek_g.hsess.key.size + alen;
 }
 
-static bool hmac_command(TPM2_CC cc, const TPM2B_NAME *name, const uint8_t *params,
-                         size_t plen, const uint8_t *k, size_t klen, TPMS_AUTH_COMMAND *a)
+/* The command's nonceCaller is drawn by the caller (parameter encryption
+ * needs it before the cpHash). */
+static bool hmac_command(TPM2_CC cc, const TPM2B_NAME *name, const uint8_t *params, size_t plen,
+                         const uint8_t *k, size_t klen, uint8_t attrs, TPMS_AUTH_COMMAND *a)
 {
-    uint8_t ccb[4], cph[32], attrs = TPMA_SESSION_CONTINUESESSION;
+    uint8_t ccb[4], cph[32];
     be32(ccb, cc);
     ek_iov hv[] = {{ccb, 4}, {name->name, name->size}, {params, plen}};
     a->sessionHandle = ek_g.hsess.handle;
     a->sessionAttributes = attrs;
-    a->nonce.size = NONCE_SIZE;
     a->hmac.size = 32;
-    ek_iov mv[] = {{cph, 32}, {a->nonce.buffer, NONCE_SIZE},
-                   {ek_g.hsess.nonce_tpm.buffer, ek_g.hsess.nonce_tpm.size}, {&attrs, 1}};
-    return ek_sw_hash(TPM2_ALG_SHA256, hv, 3, cph) && ek_sw_random(a->nonce.buffer, NONCE_SIZE) &&
+    ek_iov mv[] = {{cph, 32},
+                   {a->nonce.buffer, NONCE_SIZE},
+                   {ek_g.hsess.nonce_tpm.buffer, ek_g.hsess.nonce_tpm.size},
+                   {&attrs, 1}};
+    return ek_sw_hash(TPM2_ALG_SHA256, hv, 3, cph) &&
            ek_sw_hmac(TPM2_ALG_SHA256, k, klen, mv, 4, a->hmac.buffer);
+}
+
+/* Parameter encryption, CFB mode (Part 1 21.3): the data of the TPM2B at
+ * buf, in place; key and IV from KDFa(sessionValue, "CFB", newer, older). */
+static bool param_crypt(const uint8_t *k, size_t klen, const TPM2B_NONCE *newer,
+                        const TPM2B_NONCE *older, uint8_t *buf, size_t len, bool encrypt)
+{
+    uint8_t kiv[32];
+    size_t n = len >= 2 ? (size_t)buf[0] << 8 | buf[1] : 0;
+    bool ok =
+        len >= 2 && n <= len - 2 &&
+        ek_sw_kdfa(TPM2_ALG_SHA256, k, klen, "CFB", EK_IOV(*newer), EK_IOV(*older), 256, kiv) &&
+        ek_sw_aes128_cfb(kiv, kiv + 16, buf + 2, n, encrypt);
+    OPENSSL_cleanse(kiv, sizeof(kiv));
+    return ok;
 }
 
 static TSS2_RC hmac_response(TPM2_CC cc, const uint8_t *k, size_t klen,
@@ -179,8 +167,10 @@ static TSS2_RC hmac_response(TPM2_CC cc, const uint8_t *k, size_t klen,
     uint8_t attrs = a->sessionAttributes;
     be32(hdr + 4, cc); /* responseCode (0) || commandCode */
     ek_iov hv[] = {{hdr, 8}, {rsp->params, rsp->plen}};
-    ek_iov mv[] = {{rph, 32}, {a->nonce.buffer, a->nonce.size},
-                   {cmd->nonce.buffer, cmd->nonce.size}, {&attrs, 1}};
+    ek_iov mv[] = {{rph, 32},
+                   {a->nonce.buffer, a->nonce.size},
+                   {cmd->nonce.buffer, cmd->nonce.size},
+                   {&attrs, 1}};
     if (!rsp->has_auth || a->hmac.size != 32 || !ek_sw_hash(TPM2_ALG_SHA256, hv, 2, rph) ||
         !ek_sw_hmac(TPM2_ALG_SHA256, k, klen, mv, 4, mac) ||
         CRYPTO_memcmp(mac, a->hmac.buffer, 32) != 0)
@@ -194,16 +184,42 @@ static bool is_busy(TSS2_RC rc)
     return rc == TPM2_RC_RETRY || rc == TPM2_RC_YIELDED || rc == TPM2_RC_TESTING;
 }
 
-static TSS2_RC run_once(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name,
+#define MAX_PARAMS 2048
+
+static TSS2_RC run_once(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, unsigned flags,
                         const uint8_t *params, size_t plen, const uint8_t *k, size_t klen,
                         ek_raw_rsp *rsp)
 {
     TPMS_AUTH_COMMAND a = {.sessionHandle = TPM2_RH_PW};
-    if (k && !hmac_command(cc, name, params, plen, k, klen, &a))
-        return TSS2_ESYS_RC_GENERAL_FAILURE;
-    TSS2_RC rc = ek_raw_exec(cc, &h, 1, &a, params, plen, 0, rsp);
+    uint8_t enc[MAX_PARAMS];
+    uint8_t attrs = TPMA_SESSION_CONTINUESESSION |
+                    (flags & EK_SESS_DECRYPT ? TPMA_SESSION_DECRYPT : 0) |
+                    (flags & EK_SESS_ENCRYPT ? TPMA_SESSION_ENCRYPT : 0);
+    TSS2_RC rc = TSS2_ESYS_RC_GENERAL_FAILURE;
+    if (k) {
+        a.nonce.size = NONCE_SIZE;
+        if (!ek_sw_random(a.nonce.buffer, NONCE_SIZE))
+            goto out;
+    }
+    if (k && (flags & EK_SESS_DECRYPT)) { /* the cpHash covers the encrypted form */
+        if (plen > sizeof(enc))
+            goto out;
+        memcpy(enc, params, plen);
+        if (!param_crypt(k, klen, &a.nonce, &ek_g.hsess.nonce_tpm, enc, plen, true))
+            goto out;
+        params = enc;
+    }
+    if (k && !hmac_command(cc, name, params, plen, k, klen, attrs, &a))
+        goto out;
+    rc = ek_raw_exec(cc, &h, 1, &a, params, plen, 0, rsp);
     if (!rc && k)
-        rc = hmac_response(cc, k, klen, &a, rsp);
+        rc = hmac_response(cc, k, klen, &a, rsp); /* over the encrypted response */
+    if (!rc && k && (flags & EK_SESS_ENCRYPT) &&
+        !param_crypt(k, klen, &ek_g.hsess.nonce_tpm, &a.nonce, rsp->buf + (rsp->params - rsp->buf),
+                     rsp->plen, false))
+        rc = TSS2_ESYS_RC_GENERAL_FAILURE;
+out:
+    OPENSSL_cleanse(enc, sizeof(enc));
     return rc;
 }
 
@@ -211,9 +227,19 @@ ek_rc ek_sess_run(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B
                   const uint8_t *params, size_t plen, ek_raw_rsp *rsp, const char *what,
                   TSS2_RC *tpm_rc)
 {
+    return ek_sess_run_enc(cc, h, name, auth, 0, params, plen, rsp, what, tpm_rc);
+}
+
+ek_rc ek_sess_run_enc(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B_AUTH *auth,
+                      unsigned flags, const uint8_t *params, size_t plen, ek_raw_rsp *rsp,
+                      const char *what, TSS2_RC *tpm_rc)
+{
+    static const TPM2B_AUTH empty = {0};
     uint8_t k[32 + sizeof(auth->buffer)];
     size_t klen = 0;
-    bool hmac = auth && auth->size > 0;
+    if (!auth)
+        auth = &empty;
+    bool hmac = auth->size > 0 || flags != 0;
     if (hmac && !ek_g.hsess.active) {
         ek_rc r = hsess_start();
         if (r != EK_OK)
@@ -224,7 +250,7 @@ ek_rc ek_sess_run(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B
     TSS2_RC rc;
     bool restarted = false;
     for (int attempt = 0;; attempt++) {
-        rc = run_once(cc, h, name, params, plen, hmac ? k : NULL, klen, rsp);
+        rc = run_once(cc, h, name, flags, params, plen, hmac ? k : NULL, klen, rsp);
         if (hmac && !restarted && (rc & 0xfff) == TPM2_RC_REFERENCE_S0) {
             /* our session is gone (flushed by someone): start a new one */
             ek_hsess_forget(false);

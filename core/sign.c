@@ -13,7 +13,6 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
-#include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
 #include "ek_log.h"
@@ -191,34 +190,21 @@ static ek_rc format_sig(const ek_key *key, const TPMT_SIGNATURE *sig, ek_ecdsa_f
     return EK_OK;
 }
 
-static bool pss_verifies(const ek_key *key, ek_md md, const unsigned char *dg, size_t dlen,
-                         const unsigned char *sig, size_t slen, int saltlen)
-{
-    EVP_PKEY *pk = ek_sw_rsa_pub(key->pub.n, key->pub.n_len, key->pub.e);
-    EVP_PKEY_CTX *c = pk ? EVP_PKEY_CTX_new_from_pkey(ek_sw_libctx(), pk, NULL) : NULL;
-    const EVP_MD *m = ek_sw_md_ek(md);
-    bool ok = c && m && EVP_PKEY_verify_init(c) > 0 &&
-              EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PSS_PADDING) > 0 &&
-              EVP_PKEY_CTX_set_signature_md(c, m) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(c, m) > 0 &&
-              EVP_PKEY_CTX_set_rsa_pss_saltlen(c, saltlen) > 0 &&
-              EVP_PKEY_verify(c, sig, slen, dg, dlen) == 1;
-    EVP_PKEY_CTX_free(c);
-    EVP_PKEY_free(pk);
-    return ok;
-}
-
-/* First PSS signature of the process: learn the TPM's salt length. */
-static ek_rc pss_learn(const ek_key *key, ek_md md, const unsigned char *dg, size_t dlen,
+/* First PSS signature of the process: learn the TPM's salt length (checked
+ * without EVP_PKEY, so an application's default ENGINE never sees it). */
+static ek_rc pss_learn(const ek_key *key, ek_md md, const unsigned char *dg,
                        const unsigned char *sig, size_t slen)
 {
-    if (pss_verifies(key, md, dg, dlen, sig, slen, RSA_PSS_SALTLEN_DIGEST)) {
+    int salt = ek_sw_rsa_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, tpm_hash(md), dg, sig,
+                                  slen);
+    if (salt >= 0 && (size_t)salt == ek_md_size(md)) {
         ek_pss_set(EK_PSS_SALT_DIGEST);
         ek_log(EK_LOG_INFO, "RSA-PSS: this TPM uses salt length = digest length (TLS 1.3 ok)");
         return EK_OK;
     }
-    if (pss_verifies(key, md, dg, dlen, sig, slen, RSA_PSS_SALTLEN_AUTO)) {
+    if (salt >= 0) {
         ek_pss_set(EK_PSS_SALT_MAX);
-        ek_log(EK_LOG_WARN, "RSA-PSS: this TPM does not use salt length = digest length");
+        ek_log(EK_LOG_WARN, "RSA-PSS: this TPM uses a %d-byte salt, not the digest length", salt);
         return pss_refused();
     }
     return ek_error(EK_ERR_TPM, "sign: the TPM's RSA-PSS signature does not verify");
@@ -254,7 +240,7 @@ ek_rc ek_key_sign(ek_key *key, ek_sig_scheme scheme, ek_md md, const unsigned ch
     if ((r = format_sig(key, &ts, fmt, sig, &n)) != EK_OK)
         return r;
     if (scheme == EK_SIG_RSA_PSS && ek_tpm_pss_salt() == EK_PSS_SALT_UNKNOWN &&
-        (r = pss_learn(key, md, dgst, dlen, sig, n)) != EK_OK) {
+        (r = pss_learn(key, md, dgst, sig, n)) != EK_OK) {
         OPENSSL_cleanse(sig, n);
         return r;
     }

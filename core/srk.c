@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ek_log.h"
+#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
 #define PRIMARY_ATTRS                                                                       \
@@ -48,8 +49,15 @@ static bool is_unsupported(TSS2_RC rc)
                                    b == TPM2_RC_VALUE || b == TPM2_RC_KEY_SIZE);
 }
 
-/* CreatePrimary in the owner hierarchy (owner auth empty). */
-static ek_rc create_primary(ESYS_TR *out, TPMT_PUBLIC *pub)
+static bool is_memory_full(TSS2_RC rc)
+{
+    TSS2_RC b = rc & 0xfff; /* warnings (format 0): no handle/parameter bits */
+    return b == TPM2_RC_OBJECT_MEMORY || b == TPM2_RC_SESSION_MEMORY;
+}
+
+/* CreatePrimary in the owner hierarchy (owner auth empty). *trc (may be
+ * NULL) gets the TPM's answer. */
+static ek_rc create_primary(ESYS_TR *out, TPMT_PUBLIC *pub, TSS2_RC *trc)
 {
     TPM2B_SENSITIVE_CREATE sens = {0};
     TPM2B_DATA outside = {0};
@@ -66,6 +74,8 @@ static ek_rc create_primary(ESYS_TR *out, TPMT_PUBLIC *pub)
                                 ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, out, &outpub, NULL,
                                 NULL, NULL);
     }
+    if (trc)
+        *trc = rc;
     if (rc) {
         ek_rc r = ek_tpm_rc(rc, "creating the storage primary key (owner hierarchy)");
         if (r == EK_ERR_AUTH)
@@ -88,25 +98,73 @@ static bool is_storage_key(const TPMT_PUBLIC *p)
            (p->objectAttributes & need) == need && !(p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT);
 }
 
-/* Public area of a persistent handle, or false if nothing is there. */
-static bool read_persistent(TPM2_HANDLE h, TPMT_PUBLIC *pub)
+static bool scanned;       /* leftovers of dead processes flushed (this connection) */
+static TPM2B_NAME srk_name; /* name of the persistent SRK, from its one ReadPublic */
+
+/* Objects and sessions left loaded on an exclusive TPM (no resource
+ * manager) belong to nobody: their owner, a killed process, is gone, and
+ * only one client can be connected. Flushed before this connection first
+ * loads a key or starts a session of its own (the ESYS_TR of the SRK is
+ * made then), or when the TPM answers "out of memory" earlier; not at
+ * connect: a PIN login from an NV index needs no slot, and the scan costs
+ * two commands. Nothing of ours is loaded before it but a transient SRK,
+ * which it skips. */
+static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA **out)
+{
+    TPMI_YES_NO more;
+    return Esys_GetCapability(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
+                              count, &more, out);
+}
+
+void ek_tpm_flush_leftovers(void)
+{
+    static const TPM2_HANDLE ranges[] = {EK_HR_TRANSIENT, EK_HR_LOADED_SESSION};
+    if (scanned || !ek_g.exclusive)
+        return;
+    scanned = true;
+    for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        if (get_cap(TPM2_CAP_HANDLES, ranges[r], 64, &cap) == TSS2_RC_SUCCESS) {
+            for (UINT32 i = 0; i < cap->data.handles.count; i++) {
+                if (ek_g.srk_transient && cap->data.handles.handle[i] == ek_g.srk_tpm)
+                    continue; /* ours: the primary made before the scan */
+                ek_log(EK_LOG_INFO, "flushing TPM handle 0x%08x left by a dead process",
+                       cap->data.handles.handle[i]);
+                ek_tpm_flush_raw(cap->data.handles.handle[i]);
+            }
+        }
+        Esys_Free(cap);
+    }
+}
+
+bool ek_tpm_leftovers_scanned(void)
+{
+    return scanned || !ek_g.exclusive;
+}
+
+/* Public area of a persistent handle, or false if nothing is there. The
+ * first command of most connections: a simulator that was never started
+ * answers TPM_RC_INITIALIZE, so start it here. */
+static bool read_persistent(TPM2_HANDLE h, TPMT_PUBLIC *pub, TPM2B_NAME *name)
 {
     TPM2B_PUBLIC out = {0};
-    TPM2B_NAME name = {0};
-    if (ek_raw_read_public(h, &out, &name) != TSS2_RC_SUCCESS)
+    TSS2_RC rc = ek_raw_read_public(h, &out, name);
+    if (rc == TPM2_RC_INITIALIZE && Esys_Startup(ek_g.esys, TPM2_SU_CLEAR) == TSS2_RC_SUCCESS)
+        rc = ek_raw_read_public(h, &out, name);
+    if (rc != TSS2_RC_SUCCESS)
         return false;
     *pub = out.publicArea;
     return true;
 }
 
-static ek_rc find_srk(void)
+/* The SRK's public area and handle, with one ReadPublic (persistent) or a
+ * CreatePrimary (none persistent: made now, with its ESYS_TR). */
+ek_rc ek_srk_public(void)
 {
     TPMT_PUBLIC pub;
-    if (read_persistent(EK_SRK_HANDLE, &pub) && is_storage_key(&pub)) {
-        TSS2_RC rc = Esys_TR_FromTPMPublic(ek_g.esys, EK_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                           ESYS_TR_NONE, &ek_g.srk);
-        if (rc)
-            return ek_tpm_rc(rc, "reading the persistent SRK 0x81000001");
+    if (ek_g.srk_tpm)
+        return EK_OK;
+    if (read_persistent(EK_SRK_HANDLE, &pub, &srk_name) && is_storage_key(&pub)) {
         ek_g.srk_pub = pub;
         ek_g.srk_parent = EK_SRK_HANDLE;
         ek_g.srk_transient = false;
@@ -115,12 +173,69 @@ static ek_rc find_srk(void)
     }
     if (ek_g.broken)
         return ek_tpm_rc(TSS2_TCTI_RC_IO_ERROR, "reading the persistent SRK 0x81000001");
-    ek_rc r = create_primary(&ek_g.srk, &ek_g.srk_pub);
+    TSS2_RC trc = 0;
+    ek_rc r = create_primary(&ek_g.srk, &ek_g.srk_pub, &trc);
+    if (r != EK_OK && is_memory_full(trc) && !ek_tpm_leftovers_scanned()) {
+        ek_tpm_flush_leftovers(); /* a dead process's objects fill the TPM */
+        r = create_primary(&ek_g.srk, &ek_g.srk_pub, NULL);
+    }
     if (r != EK_OK)
         return r;
     ek_g.srk_parent = EK_OWNER_PARENT;
     ek_g.srk_transient = true;
-    return ek_tpm_rc(Esys_TR_GetTpmHandle(ek_g.esys, ek_g.srk, &ek_g.srk_tpm), "SRK handle");
+    r = ek_tpm_rc(Esys_TR_GetTpmHandle(ek_g.esys, ek_g.srk, &ek_g.srk_tpm), "SRK handle");
+    if (r != EK_OK)
+        ek_g.srk_tpm = 0;
+    return r;
+}
+
+/* The persistent SRK's ESYS_TR from the public area and name its one
+ * ReadPublic gave, without a second ReadPublic (Esys_TR_FromTPMPublic's):
+ * ESYS's serialised form of a key resource is handle || TPM2B_NAME ||
+ * UINT32 type (1: key) || TPM2B_PUBLIC (tpm2-tss 2.x-4.x, Esys_TR_Serialize). */
+static TSS2_RC srk_tr_deserialize(void)
+{
+    uint8_t buf[sizeof(TPM2B_NAME) + sizeof(TPM2B_PUBLIC) + 16];
+    size_t off = 0;
+    TPM2B_PUBLIC pub = {.publicArea = ek_g.srk_pub};
+    TSS2_RC rc = Tss2_MU_UINT32_Marshal(EK_SRK_HANDLE, buf, sizeof(buf), &off);
+    if (!rc && srk_name.size > 0 && off + 2 + srk_name.size <= sizeof(buf)) {
+        buf[off] = (uint8_t)(srk_name.size >> 8);
+        buf[off + 1] = (uint8_t)srk_name.size;
+        memcpy(buf + off + 2, srk_name.name, srk_name.size);
+        off += 2 + srk_name.size;
+    } else if (!rc) {
+        rc = TSS2_ESYS_RC_BAD_VALUE;
+    }
+    if (!rc)
+        rc = Tss2_MU_UINT32_Marshal(1, buf, sizeof(buf), &off);
+    if (!rc)
+        rc = Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, buf, sizeof(buf), &off);
+    if (!rc)
+        rc = Esys_TR_Deserialize(ek_g.esys, buf, off, &ek_g.srk);
+    return rc;
+}
+
+/* The persistent SRK's ESYS_TR. */
+static ek_rc srk_tr(void)
+{
+    if (srk_tr_deserialize() == TSS2_RC_SUCCESS)
+        return EK_OK;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(ek_g.esys, EK_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, &ek_g.srk);
+    if (rc) {
+        ek_g.srk = ESYS_TR_NONE;
+        return ek_tpm_rc(rc, "reading the persistent SRK 0x81000001");
+    }
+    return EK_OK;
+}
+
+static ek_rc find_srk(void)
+{
+    ek_rc r = ek_srk_public();
+    if (r != EK_OK)
+        return r;
+    return ek_g.srk == ESYS_TR_NONE ? srk_tr() : EK_OK;
 }
 
 ek_rc ek_tpm_srk(ESYS_TR *srk)
@@ -132,6 +247,7 @@ ek_rc ek_tpm_srk(ESYS_TR *srk)
         ek_log(EK_LOG_DEBUG, "SRK: %s", ek_g.srk_transient ? "created (owner template)"
                                                            : "persistent 0x81000001");
     }
+    ek_tpm_flush_leftovers(); /* once: a Load, Create or session follows */
     *srk = ek_g.srk;
     return EK_OK;
 }
@@ -178,7 +294,7 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
     }
     if (parent == EK_OWNER_PARENT || parent == TPM2_RH_OWNER || parent == 0) {
         if (ek_g.owner_primary == ESYS_TR_NONE) {
-            r = create_primary(&ek_g.owner_primary, NULL);
+            r = create_primary(&ek_g.owner_primary, NULL, NULL);
             if (r != EK_OK)
                 return r;
         }
@@ -248,4 +364,6 @@ void ek_srk_forget(bool talk)
     ek_g.srk_transient = false;
     ek_g.srk_parent = 0;
     ek_g.srk_tpm = 0;
+    memset(&srk_name, 0, sizeof(srk_name));
+    scanned = false;
 }

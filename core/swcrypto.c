@@ -2,14 +2,21 @@
  * salts, names, signature checks), in a private OpenSSL library context with
  * only the default provider: nothing here can recurse into a TPM provider
  * (ours or tpm2-openssl) loaded in the application's context, and digests
- * are fetched once per process instead of per call. */
+ * are fetched once per process instead of per call.
+ *
+ * The same context is made the thread's *default* library context while the
+ * TPM lock is held (ek_sw_enter/ek_sw_leave, called by tpm.c), because ESYS
+ * 3.2 does its session crypto in the default context. Public-key work that
+ * OpenSSL 3.0 would still route to an application's default ENGINE (any
+ * EVP_PKEY_CTX of type RSA or EC, whatever the library context) is done
+ * without EVP_PKEY in swpkey.c; random bytes come from the context's DRBG
+ * directly, past a RAND ENGINE. */
+#include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/param_build.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <tss2/tss2_mu.h>
@@ -18,17 +25,79 @@
 
 static pthread_once_t sw_once = PTHREAD_ONCE_INIT;
 static OSSL_LIB_CTX *sw_ctx;
+static OSSL_PROVIDER *sw_default;
 static EVP_MD *sw_sha1, *sw_sha256, *sw_sha384, *sw_sha512;
+static EVP_CIPHER *sw_aes128cfb; /* fetched on first use: a cipher store costs */
+static pthread_mutex_t sw_aes_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sw_free(void)
+{
+    EVP_MD_free(sw_sha1);
+    EVP_MD_free(sw_sha256);
+    EVP_MD_free(sw_sha384);
+    EVP_MD_free(sw_sha512);
+    EVP_CIPHER_free(sw_aes128cfb);
+    sw_aes128cfb = NULL;
+    OSSL_PROVIDER_unload(sw_default);
+    OSSL_LIB_CTX_free(sw_ctx);
+    sw_sha1 = sw_sha256 = sw_sha384 = sw_sha512 = NULL;
+    sw_default = NULL;
+    sw_ctx = NULL;
+}
+
+/* The context is given back when the core goes away: an atexit() handler
+ * of a shared library runs when the library is unloaded (dlclose of the
+ * last face using the core: a PKCS#11 module finalized, the provider
+ * unloaded, also from inside OPENSSL_cleanup()'s provider teardown, where
+ * library contexts are still freed normally), and at exit it runs before
+ * OPENSSL_cleanup(), which registered itself earlier. (OPENSSL_atexit()
+ * would run after an unload, into unmapped code: Debian's libcrypto is
+ * built nodelete and does not pin the caller.) The destructor is the
+ * fallback should atexit() fail; it frees only while OpenSSL is up
+ * (OPENSSL_init_crypto() fails once OPENSSL_cleanup() has run). */
+static void sw_cleanup(void)
+{
+    if (sw_ctx)
+        sw_free();
+}
+
+__attribute__((destructor)) static void sw_fini(void)
+{
+    if (sw_ctx && OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) == 1)
+        sw_free();
+}
 
 static void sw_init(void)
 {
     sw_ctx = OSSL_LIB_CTX_new();
-    if (!sw_ctx || !OSSL_PROVIDER_load(sw_ctx, "default"))
+    if (!sw_ctx || !(sw_default = OSSL_PROVIDER_load(sw_ctx, "default")))
         return;
     sw_sha1 = EVP_MD_fetch(sw_ctx, "SHA1", NULL);
     sw_sha256 = EVP_MD_fetch(sw_ctx, "SHA256", NULL);
     sw_sha384 = EVP_MD_fetch(sw_ctx, "SHA384", NULL);
     sw_sha512 = EVP_MD_fetch(sw_ctx, "SHA512", NULL);
+    atexit(sw_cleanup);
+}
+
+/* Per thread: nesting depth and the default context to restore. */
+static __thread unsigned sw_depth;
+static __thread OSSL_LIB_CTX *sw_prev;
+
+void ek_sw_enter(void)
+{
+    if (sw_depth++ == 0) {
+        OSSL_LIB_CTX *c = ek_sw_libctx();
+        sw_prev = c ? OSSL_LIB_CTX_set0_default(c) : NULL;
+    }
+}
+
+void ek_sw_leave(void)
+{
+    if (sw_depth == 0 || --sw_depth != 0)
+        return;
+    if (sw_prev)
+        OSSL_LIB_CTX_set0_default(sw_prev);
+    sw_prev = NULL;
 }
 
 OSSL_LIB_CTX *ek_sw_libctx(void)
@@ -41,24 +110,40 @@ const EVP_MD *ek_sw_md(TPM2_ALG_ID alg)
 {
     pthread_once(&sw_once, sw_init);
     switch (alg) {
-    case TPM2_ALG_SHA1: return sw_sha1;
-    case TPM2_ALG_SHA256: return sw_sha256;
-    case TPM2_ALG_SHA384: return sw_sha384;
-    case TPM2_ALG_SHA512: return sw_sha512;
-    default: return NULL;
+    case TPM2_ALG_SHA1:
+        return sw_sha1;
+    case TPM2_ALG_SHA256:
+        return sw_sha256;
+    case TPM2_ALG_SHA384:
+        return sw_sha384;
+    case TPM2_ALG_SHA512:
+        return sw_sha512;
+    default:
+        return NULL;
     }
 }
 
 const EVP_MD *ek_sw_md_ek(ek_md md)
 {
     switch (md) {
-    case EK_MD_SHA1: return ek_sw_md(TPM2_ALG_SHA1);
-    case EK_MD_SHA256: return ek_sw_md(TPM2_ALG_SHA256);
-    case EK_MD_SHA384: return ek_sw_md(TPM2_ALG_SHA384);
-    case EK_MD_SHA512: return ek_sw_md(TPM2_ALG_SHA512);
-    case EK_MD_NONE: break;
+    case EK_MD_SHA1:
+        return ek_sw_md(TPM2_ALG_SHA1);
+    case EK_MD_SHA256:
+        return ek_sw_md(TPM2_ALG_SHA256);
+    case EK_MD_SHA384:
+        return ek_sw_md(TPM2_ALG_SHA384);
+    case EK_MD_SHA512:
+        return ek_sw_md(TPM2_ALG_SHA512);
+    case EK_MD_NONE:
+        break;
     }
     return NULL;
+}
+
+EVP_MD *ek_md_fetch(ek_md md)
+{
+    EVP_MD *m = (EVP_MD *)ek_sw_md_ek(md);
+    return m && EVP_MD_up_ref(m) ? m : NULL;
 }
 
 size_t ek_sw_md_size(TPM2_ALG_ID alg)
@@ -133,8 +218,8 @@ static void be32(uint8_t *b, uint32_t v)
 
 /* TPM 2.0 Part 1 11.4.10.2: SP800-108 counter mode with HMAC; the label is
  * used with its terminating NUL. */
-bool ek_sw_kdfa(TPM2_ALG_ID alg, const uint8_t *key, size_t klen, const char *label,
-                ek_iov u, ek_iov v, uint32_t bits, uint8_t *out)
+bool ek_sw_kdfa(TPM2_ALG_ID alg, const uint8_t *key, size_t klen, const char *label, ek_iov u,
+                ek_iov v, uint32_t bits, uint8_t *out)
 {
     size_t ds = ek_sw_md_size(alg), want = (bits + 7) / 8, done = 0;
     uint8_t ctr[4], bitsb[4], blk[64];
@@ -171,9 +256,32 @@ bool ek_sw_kdfe(TPM2_ALG_ID alg, const uint8_t *z, size_t zlen, const char *labe
     return ds != 0;
 }
 
+/* AES-128-CFB (TPM parameter encryption), in place. */
+bool ek_sw_aes128_cfb(const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
+                      bool encrypt)
+{
+    pthread_once(&sw_once, sw_init);
+    pthread_mutex_lock(&sw_aes_mu);
+    if (!sw_aes128cfb && sw_ctx)
+        sw_aes128cfb = EVP_CIPHER_fetch(sw_ctx, "AES-128-CFB", NULL);
+    pthread_mutex_unlock(&sw_aes_mu);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, f = 0;
+    bool ok = c && sw_aes128cfb && len <= INT_MAX &&
+              EVP_CipherInit_ex2(c, sw_aes128cfb, key, iv, encrypt ? 1 : 0, NULL) &&
+              EVP_CipherUpdate(c, buf, &n, buf, (int)len) && EVP_CipherFinal_ex(c, buf + n, &f) &&
+              (size_t)(n + f) == len;
+    EVP_CIPHER_CTX_free(c);
+    return ok;
+}
+
+/* The context's private DRBG itself: RAND_bytes_ex would first ask for a
+ * RAND ENGINE (a TPM or PKCS#11 engine made default by the application). */
 bool ek_sw_random(uint8_t *buf, size_t len)
 {
-    return RAND_bytes_ex(ek_sw_libctx(), buf, len, 0) == 1;
+    OSSL_LIB_CTX *c = ek_sw_libctx();
+    EVP_RAND_CTX *drbg = c ? RAND_get0_private(c) : NULL;
+    return drbg && EVP_RAND_generate(drbg, buf, len, 0, 0, NULL, 0) == 1;
 }
 
 bool ek_sw_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name)
@@ -191,28 +299,6 @@ bool ek_sw_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name)
     return true;
 }
 
-EVP_PKEY *ek_sw_rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
-{
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    EVP_PKEY *pk = NULL;
-    if (bld && bn && be && BN_set_word(be, e ? e : 65537) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
-        (params = OSSL_PARAM_BLD_to_param(bld)) &&
-        (ctx = EVP_PKEY_CTX_new_from_name(ek_sw_libctx(), "RSA", NULL)) &&
-        EVP_PKEY_fromdata_init(ctx) > 0)
-        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
-    return pk;
-}
-
 const char *ek_sw_curve_name(TPM2_ECC_CURVE curve)
 {
     return curve == TPM2_ECC_NIST_P256 ? "P-256" : curve == TPM2_ECC_NIST_P384 ? "P-384" : NULL;
@@ -221,24 +307,4 @@ const char *ek_sw_curve_name(TPM2_ECC_CURVE curve)
 size_t ek_sw_curve_size(TPM2_ECC_CURVE curve)
 {
     return curve == TPM2_ECC_NIST_P256 ? 32 : curve == TPM2_ECC_NIST_P384 ? 48 : 0;
-}
-
-EVP_PKEY *ek_sw_ec_pub(TPM2_ECC_CURVE curve, ek_iov x, ek_iov y)
-{
-    const char *group = ek_sw_curve_name(curve);
-    size_t cs = ek_sw_curve_size(curve);
-    uint8_t pt[1 + 2 * 48] = {0x04};
-    if (!group || x.n > cs || y.n > cs)
-        return NULL;
-    memcpy(pt + 1 + cs - x.n, x.p, x.n);
-    memcpy(pt + 1 + 2 * cs - y.n, y.p, y.n);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
-        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * cs), OSSL_PARAM_END};
-    EVP_PKEY *pk = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(ek_sw_libctx(), "EC", NULL);
-    if (ctx && EVP_PKEY_fromdata_init(ctx) > 0)
-        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params);
-    EVP_PKEY_CTX_free(ctx);
-    return pk;
 }

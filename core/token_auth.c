@@ -1,5 +1,7 @@
 /* edgekey core: the token/PIN model (ek_token.h) - files, counters, derivation.
- * The TPM work (seal/unseal) is in token_seal.c. */
+ * The TPM work is in token_nv.c (the secret in an NV index, read with two
+ * commands: the default) and token_seal.c (a sealed object: the fallback
+ * when NV cannot be used, and tokens made before NV was used). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,22 +10,31 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include "ek_config.h"
 #include "ek_key.h"
 #include "ek_log.h"
 #include "ek_store.h"
+#include "ek_tpm_int.h"
 #include "ek_token.h"
+#include "token_nv.h"
 #include "token_seal.h"
 
 #define SEAL_SO "pin-so.seal"
 #define SEAL_USER "pin-user.seal"
+#define NV_SO "pin-so.nv"
+#define NV_USER "pin-user.nv"
+#define NV_MAGIC "EKNV1"
 #define TRIES_FILE "pin.tries"
 
 static const char *seal_name(ek_token_user who)
 {
     return who == EK_TOKEN_SO ? SEAL_SO : SEAL_USER;
+}
+
+static const char *nv_file(ek_token_user who)
+{
+    return who == EK_TOKEN_SO ? NV_SO : NV_USER;
 }
 
 static const char *who_name(ek_token_user who)
@@ -43,24 +54,22 @@ static ek_rc token_dir(const char *token, char *buf, size_t size)
 }
 
 /* HMAC-SHA256(key, prefix || data) with trailing zero bytes removed: the TPM
- * strips them from auth values, so we never hand it one that ends in zero. */
+ * strips them from auth values, so we never hand it one that ends in zero.
+ * In the core's private OpenSSL context (swcrypto.c), which the TPM session
+ * needs anyway: the application's default context is not initialised for
+ * it (its configuration load and provider activation cost ~2 ms per
+ * process), nor can an ENGINE or provider of the application see the PIN. */
 static ek_rc hmac_auth(const unsigned char *key, size_t key_len, const char *prefix,
                        const unsigned char *data, size_t len, unsigned char *out, size_t *out_len)
 {
-    unsigned char buf[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    size_t plen = strlen(prefix);
-    unsigned char *msg = malloc(plen + len + 1);
-    if (!msg)
-        return ek_error(EK_ERR_NOMEM, "token auth: out of memory");
-    memcpy(msg, prefix, plen);
-    if (len)
-        memcpy(msg + plen, data, len);
-    unsigned char *r = HMAC(EVP_sha256(), key, (int)key_len, msg, plen + len, buf, &n);
-    ek_wipe(msg, plen + len);
-    free(msg);
-    if (!r || n > EK_TOKEN_AUTH_MAX)
+    unsigned char buf[32];
+    ek_iov v[] = {{prefix, strlen(prefix)}, {data, len}};
+    bool ok = ek_sw_hmac(TPM2_ALG_SHA256, key, key_len, v, 2, buf);
+    size_t n = ok ? sizeof(buf) : 0;
+    if (!ok) {
+        ek_wipe(buf, sizeof(buf));
         return ek_error(EK_ERR_INVALID, "token auth: HMAC-SHA256 failed");
+    }
     while (n > 0 && buf[n - 1] == 0)
         n--;
     memcpy(out, buf, n);
@@ -117,6 +126,133 @@ static ek_rc write_seal(const char *dir, ek_token_user who, const ek_sealed *blo
     size_t len;
     ek_rc rc = ek_seal_encode(blob, buf, sizeof(buf), &len);
     return rc == EK_OK ? write_atomic(dir, seal_name(who), buf, len) : rc;
+}
+
+/* ---- the secret in an NV index: pin-<who>.nv names the index ---- */
+
+/* EDGEKEY_TOKEN_NV=0 keeps new token secrets in sealed files (no NV use). */
+static bool nv_wanted(void)
+{
+    const char *e = getenv("EDGEKEY_TOKEN_NV");
+    return !e || !(strcmp(e, "0") == 0 || strcmp(e, "off") == 0 || strcmp(e, "no") == 0);
+}
+
+/* The index a token's pin-<who>.nv records: EK_OK, EK_ERR_NOT_FOUND (no
+ * file, no message), EK_ERR_INVALID (damaged). */
+static ek_rc read_nv(const char *dir, ek_token_user who, uint32_t *index)
+{
+    char path[1200], buf[256] = {0}, v[32], magic[16];
+    snprintf(path, sizeof(path), "%s/%s", dir, nv_file(who));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? EK_ERR_NOT_FOUND : ek_error(EK_ERR_IO, "%s: %s", path,
+                                                            strerror(errno));
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *end = NULL;
+    unsigned long h = 0;
+    if (ek_kv_get(buf, "format", magic, sizeof(magic)) == EK_OK && strcmp(magic, NV_MAGIC) == 0 &&
+        ek_kv_get(buf, "index", v, sizeof(v)) == EK_OK)
+        h = strtoul(v, &end, 0);
+    if (!end || *end || h < EK_NV_BASE || h >= EK_NV_BASE + EK_NV_COUNT)
+        return ek_error(EK_ERR_INVALID, "%s: not an edgekey NV record (%s); re-initialise the "
+                        "token's PINs", path, NV_MAGIC);
+    *index = (uint32_t)h;
+    return EK_OK;
+}
+
+static ek_rc write_nv(const char *dir, ek_token_user who, uint32_t index)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof(buf),
+                     "format = %s\n# the token secret for the %s is in this TPM NV index\n"
+                     "index = 0x%08x\nsize = %d\n",
+                     NV_MAGIC, who_name(who), index, EK_TOKEN_SECRET_LEN);
+    return write_atomic(dir, nv_file(who), buf, (size_t)n);
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (unlink(path) != 0 && errno != ENOENT)
+        ek_log(EK_LOG_WARN, "edgekey: cannot remove %s: %s", path, strerror(errno));
+}
+
+/* Forget who's secret: both kinds of file, and the NV index if any. */
+static ek_rc remove_secret(const char *dir, ek_token_user who)
+{
+    uint32_t old = 0;
+    char path[1200];
+    bool had_nv = read_nv(dir, who, &old) == EK_OK;
+    snprintf(path, sizeof(path), "%s/%s", dir, seal_name(who));
+    if (unlink(path) != 0 && errno != ENOENT)
+        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
+    unlink_in(dir, nv_file(who));
+    if (had_nv && ek_nv_secret_remove(old) != EK_OK)
+        ek_log(EK_LOG_WARN, "edgekey: %s: NV index 0x%08x not removed: %s", dir, old,
+               ek_last_error());
+    ek_clear_error();
+    return EK_OK;
+}
+
+/* Store who's copy of the secret under auth: in a fresh NV index, or (NV
+ * unusable: owner auth set, NV full, TPM refuses, EDGEKEY_TOKEN_NV=0) in a
+ * sealed object. Then the previous copy (file and index) goes. */
+static ek_rc store_secret(const char *dir, ek_token_user who, const ek_token_secret *s,
+                          const unsigned char *auth, size_t alen)
+{
+    uint32_t old = 0, index = 0;
+    bool had_nv = read_nv(dir, who, &old) == EK_OK;
+    ek_clear_error();
+    ek_rc rc = nv_wanted() ? ek_nv_secret_store(s->v, sizeof(s->v), auth, alen, &index)
+                           : EK_ERR_UNSUPPORTED;
+    if (rc == EK_OK) {
+        rc = write_nv(dir, who, index);
+        if (rc != EK_OK) {
+            ek_nv_secret_remove(index);
+            return rc;
+        }
+        unlink_in(dir, seal_name(who));
+    } else {
+        if (rc != EK_ERR_UNSUPPORTED)
+            ek_log(EK_LOG_INFO, "edgekey: %s: token secret sealed in a file instead of NV: %s",
+                   dir, ek_last_error());
+        ek_sealed blob;
+        rc = ek_seal_create(s->v, sizeof(s->v), auth, alen, &blob);
+        if (rc == EK_OK)
+            rc = write_seal(dir, who, &blob);
+        if (rc != EK_OK)
+            return rc;
+        unlink_in(dir, nv_file(who));
+    }
+    if (had_nv && old != index && ek_nv_secret_remove(old) != EK_OK)
+        ek_log(EK_LOG_WARN, "edgekey: %s: old NV index 0x%08x not removed: %s", dir, old,
+               ek_last_error());
+    ek_clear_error();
+    return EK_OK;
+}
+
+/* who's secret back with auth: from NV if the token has a record, else
+ * from the seal file (tokens made before NV, or NV unavailable). */
+static ek_rc load_secret(const char *dir, ek_token_user who, const unsigned char *auth,
+                         size_t alen, ek_token_secret *out)
+{
+    uint32_t index;
+    size_t slen = sizeof(out->v);
+    ek_rc rc = read_nv(dir, who, &index);
+    if (rc == EK_OK)
+        return ek_nv_secret_read(index, auth, alen, out->v, sizeof(out->v));
+    if (rc != EK_ERR_NOT_FOUND)
+        return rc;
+    ek_sealed blob;
+    rc = read_seal(dir, who, &blob);
+    if (rc == EK_OK)
+        rc = ek_seal_unseal(&blob, auth, alen, out->v, &slen);
+    if (rc == EK_OK && slen != sizeof(out->v))
+        rc = ek_error(EK_ERR_INVALID, "sealed token secret has the wrong size");
+    return rc;
 }
 
 /* ---- failure counters: pin.tries, read-modify-write under flock ---- */
@@ -181,8 +317,12 @@ ek_rc ek_token_pin_state(const char *token, ek_token_pins *out)
     struct stat st;
     snprintf(path, sizeof(path), "%s/%s", dir, SEAL_SO);
     out->has_so_pin = stat(path, &st) == 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, NV_SO);
+    out->has_so_pin = out->has_so_pin || stat(path, &st) == 0;
     snprintf(path, sizeof(path), "%s/%s", dir, SEAL_USER);
     out->has_user_pin = stat(path, &st) == 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, NV_USER);
+    out->has_user_pin = out->has_user_pin || stat(path, &st) == 0;
     snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -208,31 +348,26 @@ ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
     ek_rc rc = token_dir(token, dir, sizeof(dir));
     if (rc != EK_OK)
         return rc;
-    snprintf(path, sizeof(path), "%s/%s", dir, SEAL_USER);
-    if (unlink(path) != 0 && errno != ENOENT)
-        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
-    if (so_pin_len == 0) {
-        snprintf(path, sizeof(path), "%s/%s", dir, SEAL_SO);
-        if (unlink(path) != 0 && errno != ENOENT)
-            return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
-        snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
-        unlink(path);
-        return EK_OK;
-    }
-    if (so_pin_len < EK_TOKEN_PIN_MIN || so_pin_len > EK_TOKEN_PIN_MAX)
+    if (so_pin_len != 0 && (so_pin_len < EK_TOKEN_PIN_MIN || so_pin_len > EK_TOKEN_PIN_MAX))
         return ek_error(EK_ERR_INVALID, "SO PIN refused: length must be %d..%d", EK_TOKEN_PIN_MIN,
                         EK_TOKEN_PIN_MAX);
+    rc = remove_secret(dir, EK_TOKEN_USER);
+    if (rc != EK_OK)
+        return rc;
+    if (so_pin_len == 0) {
+        rc = remove_secret(dir, EK_TOKEN_SO);
+        snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
+        unlink(path);
+        return rc;
+    }
     ek_token_secret s = {.set = true};
     unsigned char auth[EK_TOKEN_AUTH_MAX];
     size_t alen = 0;
-    ek_sealed blob;
     if (RAND_priv_bytes(s.v, sizeof(s.v)) != 1)
         return ek_error(EK_ERR_INVALID, "token %s: no random bytes for the secret", token);
     rc = pin_auth(so_pin, so_pin_len, auth, &alen);
     if (rc == EK_OK)
-        rc = ek_seal_create(s.v, sizeof(s.v), auth, alen, &blob);
-    if (rc == EK_OK)
-        rc = write_seal(dir, EK_TOKEN_SO, &blob);
+        rc = store_secret(dir, EK_TOKEN_SO, &s, auth, alen);
     if (rc == EK_OK) {
         tries t;
         if (tries_open(dir, &t) == EK_OK) {
@@ -253,10 +388,10 @@ ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size
     ek_rc rc = token_dir(token, dir, sizeof(dir));
     if (rc != EK_OK)
         return rc;
-    ek_sealed blob;
-    rc = read_seal(dir, who, &blob);
-    if (rc != EK_OK)
-        return rc;
+    ek_token_pins st;
+    if (ek_token_pin_state(token, &st) == EK_OK &&
+        !(who == EK_TOKEN_SO ? st.has_so_pin : st.has_user_pin))
+        return ek_error(EK_ERR_NOT_FOUND, "token %s: %s not set", token, who_name(who));
     tries t;
     rc = tries_open(dir, &t);
     if (rc != EK_OK)
@@ -269,10 +404,10 @@ ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size
                                              : "re-initialise the token");
     }
     unsigned char auth[EK_TOKEN_AUTH_MAX];
-    size_t alen = 0, slen = sizeof(secret->v);
+    size_t alen = 0;
     rc = pin_auth(pin, pin_len, auth, &alen);
     if (rc == EK_OK)
-        rc = ek_seal_unseal(&blob, auth, alen, secret->v, &slen);
+        rc = load_secret(dir, who, auth, alen, secret);
     ek_wipe(auth, sizeof(auth));
     bool write_back = false;
     if (rc == EK_ERR_AUTH) {
@@ -283,9 +418,7 @@ ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size
                       t.fails[who] >= EK_TOKEN_MAX_TRIES ? 0 : EK_TOKEN_MAX_TRIES - t.fails[who],
                       EK_TOKEN_MAX_TRIES);
     } else if (rc == EK_OK) {
-        secret->set = slen == sizeof(secret->v);
-        if (!secret->set)
-            rc = ek_error(EK_ERR_INVALID, "token %s: sealed secret has the wrong size", token);
+        secret->set = true;
         write_back = t.fails[who] != 0;
         t.fails[who] = 0;
     }
@@ -309,13 +442,10 @@ static ek_rc seal_for(const char *token, ek_token_user who, const ek_token_secre
         return rc;
     unsigned char auth[EK_TOKEN_AUTH_MAX];
     size_t alen = 0;
-    ek_sealed blob;
     rc = pin_auth(pin, pin_len, auth, &alen);
     if (rc == EK_OK)
-        rc = ek_seal_create(secret->v, sizeof(secret->v), auth, alen, &blob);
+        rc = store_secret(dir, who, secret, auth, alen);
     ek_wipe(auth, sizeof(auth));
-    if (rc == EK_OK)
-        rc = write_seal(dir, who, &blob);
     if (rc == EK_OK) {
         tries t;
         if (tries_open(dir, &t) == EK_OK) {

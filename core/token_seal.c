@@ -2,16 +2,21 @@
  *
  * The secret lives in a keyedhash sealed object under the SRK with
  * userAuth = f(PIN) and noDA (see ek_token.h for why). Everything secret
- * crosses the TPM interface encrypted: Create's inSensitive through a
- * decrypt session, Unseal's outData through an encrypt session. */
+ * crosses the TPM interface encrypted: Create's inSensitive and Unseal's
+ * outData through our salted session with parameter encryption (seccmd.c),
+ * which works with an application's default ENGINE in the process too. */
 #include <string.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
+#include "ek_lazy.h"
 #include "ek_log.h"
 #include "ek_tpm.h"
+#include "ek_tpm_int.h"
 #include "token_seal.h"
 
-static const char seal_magic[8] = {'E', 'K', 'S', 'E', 'A', 'L', '1', '\n'};
+/* EKSEAL2 records the parent; EKSEAL1 files (before it did) are read too. */
+static const char seal_magic[8] = {'E', 'K', 'S', 'E', 'A', 'L', '2', '\n'};
+static const char seal_magic1[8] = {'E', 'K', 'S', 'E', 'A', 'L', '1', '\n'};
 
 /* A wrong PIN: TPM_RC_BAD_AUTH for noDA objects, TPM_RC_AUTH_FAIL otherwise. */
 static bool rc_is_auth_fail(TSS2_RC rc)
@@ -50,34 +55,59 @@ ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsig
                                        TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
     tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
 
-    TPM2B_DATA outside = {0};
-    TPML_PCR_SELECTION pcrs = {0};
-    TPM2B_PRIVATE *priv = NULL;
-    TPM2B_PUBLIC *pub = NULL;
     ESYS_CONTEXT *esys;
-    ESYS_TR srk, sess;
     ek_rc rc = ek_tpm_lock(&esys);
-    if (rc != EK_OK)
-        goto out;
-    rc = ek_tpm_srk(&srk);
-    if (rc == EK_OK)
-        rc = ek_tpm_session(TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT, &sess);
     if (rc == EK_OK) {
-        TSS2_RC r = Esys_Create(esys, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
-                                &pcrs, &priv, &pub, NULL, NULL, NULL);
-        if (r != TSS2_RC_SUCCESS)
-            rc = ek_tpm_rc(r, "sealing the token secret (TPM2_Create)");
+        ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
+        rc = ek_sess_create(&sens, &tmpl, &out->priv, &out->pub,
+                            "sealing the token secret (TPM2_Create)", NULL);
+        out->parent = ek_g.srk_parent; /* what it was made under, for the Load */
+        ek_tpm_unlock();
     }
-    ek_tpm_unlock();
-    if (rc == EK_OK) {
-        out->pub = *pub;
-        out->priv = *priv;
-    }
-out:
     ek_wipe(&sens, sizeof(sens));
-    Esys_Free(pub);
-    Esys_Free(priv);
     return rc;
+}
+
+static bool rc_is_integrity(TSS2_RC rc)
+{
+    return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
+           (rc & (TPM2_RC_FMT1 | 0x3F)) == TPM2_RC_INTEGRITY;
+}
+
+static TSS2_RC load_under(uint32_t parent, const ek_sealed *blob, ESYS_TR *obj, ek_rc *rc)
+{
+    ESYS_TR p;
+    *rc = ek_tpm_parent(parent, &p);
+    if (*rc != EK_OK)
+        return TSS2_ESYS_RC_GENERAL_FAILURE;
+    ek_tpm_reserve_slot(); /* swtpm and chips without a RM hold 3 objects */
+    return Esys_Load(ek_g.esys, p, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &blob->priv,
+                     &blob->pub, obj);
+}
+
+/* Load under the parent the file records. An EKSEAL1 file does not say:
+ * the SRK of the day, and if that is the persistent 0x81000001 and the
+ * blob does not fit it, the template primary (the SRK when the file was
+ * made, before a persistent one appeared). Lock held. */
+static ek_rc load_sealed(const ek_sealed *blob, ESYS_TR *obj)
+{
+    ESYS_TR srk;
+    ek_rc rc = ek_tpm_srk(&srk);
+    if (rc != EK_OK)
+        return rc;
+    TSS2_RC r = load_under(blob->parent ? blob->parent : ek_g.srk_parent, blob, obj, &rc);
+    if (rc != EK_OK)
+        return rc;
+    if (!blob->parent && rc_is_integrity(r) && ek_g.srk_parent != EK_OWNER_PARENT) {
+        r = load_under(EK_OWNER_PARENT, blob, obj, &rc);
+        if (rc != EK_OK)
+            return rc;
+    }
+    if (r != TSS2_RC_SUCCESS) {
+        *obj = ESYS_TR_NONE;
+        return ek_tpm_rc(r, "loading the sealed token secret (TPM2_Load)");
+    }
+    return EK_OK;
 }
 
 ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t auth_len,
@@ -90,51 +120,40 @@ ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t au
     memcpy(a.buffer, auth, auth_len);
 
     ESYS_CONTEXT *esys;
-    ESYS_TR srk, sess, obj = ESYS_TR_NONE;
-    TPM2B_SENSITIVE_DATA *data = NULL;
+    ESYS_TR obj = ESYS_TR_NONE;
+    TPM2_HANDLE th = 0;
+    TPM2B_SENSITIVE_DATA data = {0};
     ek_rc rc = ek_tpm_lock(&esys);
     if (rc != EK_OK) {
         ek_wipe(&a, sizeof(a));
         return rc;
     }
-    rc = ek_tpm_srk(&srk);
+    rc = load_sealed(blob, &obj);
+    if (rc == EK_OK && Esys_TR_GetTpmHandle(esys, obj, &th) != TSS2_RC_SUCCESS)
+        rc = ek_error(EK_ERR_TPM, "token secret: no TPM handle for the loaded object");
     if (rc == EK_OK) {
-        ek_tpm_reserve_slot(); /* swtpm and chips without a RM hold 3 objects */
-        TSS2_RC r = Esys_Load(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &blob->priv,
-                              &blob->pub, &obj);
-        if (r != TSS2_RC_SUCCESS)
-            rc = ek_tpm_rc(r, "loading the sealed token secret (TPM2_Load)");
-    }
-    if (rc == EK_OK && Esys_TR_SetAuth(esys, obj, &a) != TSS2_RC_SUCCESS)
-        rc = ek_error(EK_ERR_TPM, "token secret: cannot set auth");
-    if (rc == EK_OK)
-        rc = ek_tpm_session(TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_ENCRYPT, &sess);
-    if (rc == EK_OK) {
-        TSS2_RC r = Esys_Unseal(esys, obj, sess, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-        if (rc_is_auth_fail(r))
+        TSS2_RC r = 0;
+        rc = ek_sess_unseal(th, &blob->pub.publicArea, &a, &data,
+                            "unsealing the token secret (TPM2_Unseal)", &r);
+        if (rc != EK_OK && rc_is_auth_fail(r))
             rc = ek_error(EK_ERR_AUTH, "PIN incorrect");
-        else if (rc_is_lockout(r))
+        else if (rc != EK_OK && rc_is_lockout(r))
             rc = ek_error(EK_ERR_LOCKOUT, "TPM is in dictionary-attack lockout; wait for "
                                           "recovery or clear it with the lockout auth");
-        else if (r != TSS2_RC_SUCCESS)
-            rc = ek_tpm_rc(r, "unsealing the token secret (TPM2_Unseal)");
     }
     if (obj != ESYS_TR_NONE)
         Esys_FlushContext(esys, obj);
     ek_tpm_unlock();
     ek_wipe(&a, sizeof(a));
     if (rc == EK_OK) {
-        if (data->size > *out_len) {
+        if (data.size > *out_len) {
             rc = ek_error(EK_ERR_INVALID, "sealed token secret has an unexpected size");
         } else {
-            memcpy(out, data->buffer, data->size);
-            *out_len = data->size;
+            memcpy(out, data.buffer, data.size);
+            *out_len = data.size;
         }
     }
-    if (data) {
-        ek_wipe(data, sizeof(*data));
-        Esys_Free(data);
-    }
+    ek_wipe(&data, sizeof(data));
     return rc;
 }
 
@@ -144,7 +163,8 @@ ek_rc ek_seal_encode(const ek_sealed *blob, unsigned char *buf, size_t size, siz
     if (size < off)
         return ek_error(EK_ERR_BUFFER_TOO_SMALL, "seal file buffer");
     memcpy(buf, seal_magic, off);
-    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&blob->pub, buf, size, &off) != TSS2_RC_SUCCESS ||
+    if (Tss2_MU_UINT32_Marshal(blob->parent, buf, size, &off) != TSS2_RC_SUCCESS ||
+        Tss2_MU_TPM2B_PUBLIC_Marshal(&blob->pub, buf, size, &off) != TSS2_RC_SUCCESS ||
         Tss2_MU_TPM2B_PRIVATE_Marshal(&blob->priv, buf, size, &off) != TSS2_RC_SUCCESS)
         return ek_error(EK_ERR_INVALID, "cannot marshal the sealed token secret");
     *len = off;
@@ -155,12 +175,14 @@ ek_rc ek_seal_decode(const unsigned char *buf, size_t len, ek_sealed *blob, cons
 {
     size_t off = sizeof(seal_magic);
     memset(blob, 0, sizeof(*blob));
-    if (len < off || memcmp(buf, seal_magic, off) != 0 ||
+    bool v1 = len >= off && memcmp(buf, seal_magic1, off) == 0;
+    if (len < off || (!v1 && memcmp(buf, seal_magic, off) != 0) ||
+        (!v1 && Tss2_MU_UINT32_Unmarshal(buf, len, &off, &blob->parent) != TSS2_RC_SUCCESS) ||
         Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, &blob->pub) != TSS2_RC_SUCCESS ||
         Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, &blob->priv) != TSS2_RC_SUCCESS ||
         off != len)
         return ek_error(EK_ERR_INVALID,
-                        "%s: not an edgekey seal file (EKSEAL1); "
+                        "%s: not an edgekey seal file (EKSEAL1/2); "
                         "re-initialise the token's PINs",
                         what);
     return EK_OK;

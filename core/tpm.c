@@ -21,6 +21,7 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "ek_config.h"
+#include "ek_info.h"
 #include "ek_log.h"
 #include "ek_tcti_abrmd.h"
 #include "ek_tpm_int.h"
@@ -32,9 +33,27 @@ static pthread_once_t ek_fork_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t ek_gen;
 static char ek_tcti_conf[512];
 
-void ek_tpm_mutex_lock(void) { pthread_mutex_lock(&ek_mu); }
-void ek_tpm_mutex_unlock(void) { pthread_mutex_unlock(&ek_mu); }
-void ek_tpm_unlock(void) { pthread_mutex_unlock(&ek_mu); }
+/* The lock is also the OpenSSL scope: while it is held the thread's default
+ * library context is the core's private one (swcrypto.c), so ESYS's own
+ * OpenSSL use (session HMACs, salts, parameter encryption, names) never
+ * reaches a provider the application loaded - edgekey itself (deadlock on
+ * this lock), tpm2-openssl (a second TPM client). Every ESYS call is made
+ * with the lock held, so this is the one place for it. */
+static void lock_mu(void)
+{
+    pthread_mutex_lock(&ek_mu);
+    ek_sw_enter();
+}
+
+static void unlock_mu(void)
+{
+    ek_sw_leave();
+    pthread_mutex_unlock(&ek_mu);
+}
+
+void ek_tpm_mutex_lock(void) { lock_mu(); }
+void ek_tpm_mutex_unlock(void) { unlock_mu(); }
+void ek_tpm_unlock(void) { unlock_mu(); }
 bool ek_tpm_connected(void) { return ek_g.esys != NULL && ek_g.pid == getpid(); }
 void ek_tpm_mark_broken(void) { ek_g.broken = true; }
 void ek_tpm_mark_stale(void) { ek_g.broken = ek_g.stale = true; }
@@ -118,7 +137,9 @@ static void fork_prepare(void)
     pthread_mutex_lock(&ek_mu);
     if (ek_g.esys && ek_g.pid == getpid() && (ek_g.exclusive || ek_g.gdbus)) {
         ek_log(EK_LOG_DEBUG, "fork: releasing the exclusive TPM connection for the child");
+        ek_sw_enter();
         teardown(!ek_g.broken, true);
+        ek_sw_leave();
     }
 }
 
@@ -137,9 +158,10 @@ static void exit_disconnect(void)
 {
     if (pthread_mutex_trylock(&ek_mu) != 0)
         return;
+    ek_sw_enter();
     if (ek_g.esys && ek_g.pid == getpid() && ek_g.exclusive)
         teardown(!ek_g.broken, true);
-    pthread_mutex_unlock(&ek_mu);
+    unlock_mu();
 }
 
 static void install_fork_handlers(void)
@@ -148,31 +170,11 @@ static void install_fork_handlers(void)
     atexit(exit_disconnect);
 }
 
-/* Objects and sessions left loaded on an exclusive TPM belong to nobody:
- * their owner (a killed process) is gone and only one client can be
- * connected. Flush them so our three slots are really free. Saved sessions
- * (tpm2-tools session files) are left alone. */
 static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA **out)
 {
     TPMI_YES_NO more;
     return Esys_GetCapability(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
                               count, &more, out);
-}
-
-static void flush_leftovers(void)
-{
-    static const TPM2_HANDLE ranges[] = {EK_HR_TRANSIENT, EK_HR_LOADED_SESSION};
-    for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        if (get_cap(TPM2_CAP_HANDLES, ranges[r], 64, &cap) == TSS2_RC_SUCCESS) {
-            for (UINT32 i = 0; i < cap->data.handles.count; i++) {
-                ek_log(EK_LOG_INFO, "flushing TPM handle 0x%08x left by a dead process",
-                       cap->data.handles.handle[i]);
-                ek_tpm_flush_raw(cap->data.handles.handle[i]);
-            }
-        }
-        Esys_Free(cap);
-    }
 }
 
 /* Transient slots (TPM2_PT_HR_TRANSIENT_MIN); starts the TPM if a simulator
@@ -215,6 +217,8 @@ static ek_rc do_connect(void)
     if (!cfg)
         return ek_error(EK_ERR_INVALID, "%s", ek_last_error());
     snprintf(ek_tcti_conf, sizeof(ek_tcti_conf), "%s", cfg->tcti);
+    if (ek_lazy_tss2_load() != EK_OK) /* first TPM use: map tpm2-tss now */
+        return ek_error(EK_ERR_CONNECT, "cannot reach the TPM: %s", ek_last_error());
     TSS2_RC rc;
     if (is_tabrmd(ek_tcti_conf)) {
         char why[256] = "";
@@ -230,15 +234,18 @@ static ek_rc do_connect(void)
     rc = Esys_Initialize(&ek_g.esys, ek_g.tcti, NULL);
     if (rc)
         return connect_fail(rc, "ESYS initialisation");
-    rc = read_slots();
-    if (rc)
+    /* No command at connect when the store's facts cache knows the slots
+     * (core/facts.c): a TPM that was never started is started by the first
+     * ReadPublic of the SRK (srk.c) instead. */
+    if (!ek_tpm_facts_slots(&ek_g.slots) && (rc = read_slots()) != TSS2_RC_SUCCESS)
         return connect_fail(rc, "first command");
     ek_g.pid = getpid();
     ek_g.broken = false;
     ek_g.exclusive = tcti_exclusive(ek_tcti_conf);
     ek_g.gdbus = tcti_gdbus(ek_tcti_conf);
-    if (ek_g.exclusive)
-        flush_leftovers();
+    /* Leftovers of dead processes on an exclusive TPM are flushed before
+     * this connection first needs a slot (srk.c), not here: a PIN login
+     * from NV needs none. */
     atomic_fetch_add(&ek_gen, 1);
     ek_log(EK_LOG_DEBUG, "connected to the TPM via \"%s\" (%s, %u transient slots)",
            tcti_label(), ek_g.exclusive ? "exclusive" : "resource manager", ek_g.slots);
@@ -255,7 +262,7 @@ ek_rc ek_tpm_recover_locked(void)
 ek_rc ek_tpm_lock(ESYS_CONTEXT **esys)
 {
     pthread_once(&ek_fork_once, install_fork_handlers);
-    pthread_mutex_lock(&ek_mu);
+    lock_mu();
     if (ek_g.esys && ek_g.pid != getpid())
         teardown(false, false); /* fork without our handlers (e.g. clone) */
     if (ek_g.esys && ek_g.broken) {
@@ -265,7 +272,7 @@ ek_rc ek_tpm_lock(ESYS_CONTEXT **esys)
     if (!ek_g.esys) {
         ek_rc r = do_connect();
         if (r != EK_OK) {
-            pthread_mutex_unlock(&ek_mu);
+            unlock_mu();
             return r;
         }
     }
@@ -276,12 +283,12 @@ ek_rc ek_tpm_lock(ESYS_CONTEXT **esys)
 
 void ek_tpm_disconnect(void)
 {
-    pthread_mutex_lock(&ek_mu);
+    lock_mu();
     if (ek_g.esys && ek_g.pid != getpid())
         teardown(false, false);
     else
         teardown(!ek_g.broken, true);
-    pthread_mutex_unlock(&ek_mu);
+    unlock_mu();
 }
 
 ek_rc ek_tpm_random(unsigned char *buf, size_t len)

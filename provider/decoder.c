@@ -88,28 +88,11 @@ static int ekp_pem2der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL
 
 /* ---------- DER -> key ---------- */
 
-/* Read the whole (DER) input; NULL if empty or larger than any key file. */
-static unsigned char *ekp_read_all(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, size_t *len)
-{
-    BIO *in = BIO_new_from_core_bio(d->prov->libctx, cin);
-    unsigned char *buf = NULL;
-    size_t n = 0;
-    int r;
-
-    if (in == NULL || (buf = OPENSSL_malloc(EKP_MAX_INPUT)) == NULL)
-        goto err;
-    while (n < EKP_MAX_INPUT && (r = BIO_read(in, buf + n, (int)(EKP_MAX_INPUT - n))) > 0)
-        n += (size_t)r;
-    if (n == 0 || n == EKP_MAX_INPUT)
-        goto err;
-    BIO_free(in);
-    *len = n;
-    return buf;
-err:
-    OPENSSL_free(buf);
-    BIO_free(in);
-    return NULL;
-}
+/* What a DER decoder accepts, judged on the first bytes alone: OpenSSL runs
+ * every DER decoder on every DER it meets (a software key's PKCS#8, inside
+ * nested decodes), so anything else is turned away before it is read. */
+typedef enum { EKP_DER_TSS2, EKP_DER_URI } ekp_der_kind;
+#define EKP_DER_HEAD 16
 
 /* DER of a TSS2 loadable key starts with SEQUENCE { OID 2.23.133.10.1.3 ... }. */
 static int ekp_is_tss2_der(const unsigned char *der, size_t len)
@@ -119,6 +102,64 @@ static int ekp_is_tss2_der(const unsigned char *der, size_t len)
         if (memcmp(der + off, oid, sizeof(oid)) == 0)
             return 1;
     return 0;
+}
+
+/* Length of the outer SEQUENCE (header included), 0 if the head is not one. */
+static size_t ekp_der_total(const unsigned char *h, size_t n, size_t *hdr)
+{
+    size_t len = 0, nb;
+    if (n < 2 || h[0] != 0x30)
+        return 0;
+    if (h[1] < 0x80) {
+        *hdr = 2;
+        return 2 + h[1];
+    }
+    nb = h[1] & 0x7f;
+    if (nb == 0 || nb > 3 || n < 2 + nb)
+        return 0;
+    for (size_t i = 0; i < nb; i++)
+        len = (len << 8) | h[2 + i];
+    *hdr = 2 + nb;
+    return 2 + nb + len;
+}
+
+static int ekp_der_is(ekp_der_kind kind, const unsigned char *h, size_t n, size_t *total)
+{
+    size_t hdr = 0;
+    *total = ekp_der_total(h, n, &hdr);
+    if (*total == 0 || *total > EKP_MAX_INPUT)
+        return 0;
+    if (kind == EKP_DER_TSS2)
+        return ekp_is_tss2_der(h, n);
+    return hdr < n && h[hdr] == 0x0c; /* EdgekeyURI starts with a UTF8String */
+}
+
+/* The input if it is of this kind (malloc'ed, exact size), else NULL. */
+static unsigned char *ekp_read_der(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ekp_der_kind kind,
+                                   size_t *len)
+{
+    BIO *in = BIO_new_from_core_bio(d->prov->libctx, cin);
+    unsigned char head[EKP_DER_HEAD], *buf = NULL;
+    size_t n = 0, total = 0;
+    int r;
+
+    while (in != NULL && n < sizeof(head) &&
+           (r = BIO_read(in, head + n, (int)(sizeof(head) - n))) > 0)
+        n += (size_t)r;
+    if (!ekp_der_is(kind, head, n, &total) || total < n || (buf = OPENSSL_malloc(total)) == NULL)
+        goto err;
+    memcpy(buf, head, n);
+    while (n < total && (r = BIO_read(in, buf + n, (int)(total - n))) > 0)
+        n += (size_t)r;
+    if (n != total)
+        goto err;
+    BIO_free(in);
+    *len = n;
+    return buf;
+err:
+    OPENSSL_free(buf);
+    BIO_free(in);
+    return NULL;
 }
 
 /* Hand a core key of the expected algorithm to OpenSSL as a reference.
@@ -150,14 +191,12 @@ static int ekp_tss2_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want, OSSL
                            void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     size_t len = 0;
-    unsigned char *der = ekp_read_all(d, cin, &len);
+    unsigned char *der = ekp_read_der(d, cin, EKP_DER_TSS2, &len);
     ek_key *tpm = NULL;
     ek_rc rc;
 
-    if (der == NULL || !ekp_is_tss2_der(der, len)) {
-        OPENSSL_free(der);
-        return 1;
-    }
+    if (der == NULL)
+        return 1; /* not a TSS2 key: empty handed */
     rc = ek_key_from_tss2_der(der, len, &tpm);
     OPENSSL_free(der);
     if (rc != EK_OK) {
@@ -167,35 +206,20 @@ static int ekp_tss2_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want, OSSL
     return ekp_dec_emit(d, tpm, want, "TSS2 key file", data_cb, data_cbarg, pw_cb, pw_cbarg);
 }
 
-/* The core's codec works on the PEM text, so the DER goes back into PEM.
- * Input that is not an EdgekeyURI is not ours: 0 without an error (this
- * decoder also sees other DER, e.g. a software key's, when the caller did
- * not name the input structure). */
+/* Input that is not an EdgekeyURI is not ours: 0 without an error. */
 static int ekp_uri_from_der(const unsigned char *der, size_t len, char *uri, size_t urisize)
 {
-    BIO *mem = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    long pemlen;
-    ek_rc rc = EK_ERR_NOMEM;
-
-    if (len < 2 || der[0] != 0x30) {
-        BIO_free(mem);
-        return 0;
-    }
-    if (mem != NULL && PEM_write_bio(mem, EK_URI_PEM_LABEL, "", der, (long)len) > 0 &&
-        (pemlen = BIO_get_mem_data(mem, &pem)) > 0)
-        rc = ek_addr_uri_pem_decode(pem, (size_t)pemlen, uri, urisize);
-    BIO_free(mem);
-    if (rc != EK_OK)
-        ek_clear_error();
-    return rc == EK_OK;
+    if (ek_addr_uri_der_decode(der, len, uri, urisize) == EK_OK)
+        return 1;
+    ek_clear_error();
+    return 0;
 }
 
 static int ekp_uri_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want, OSSL_CALLBACK *data_cb,
                           void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     size_t len = 0;
-    unsigned char *der = ekp_read_all(d, cin, &len);
+    unsigned char *der = ekp_read_der(d, cin, EKP_DER_URI, &len);
     char uri[2048];
     ek_key *tpm = NULL;
     ekp_key *k;

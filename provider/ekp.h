@@ -79,17 +79,9 @@ void ekp_raise(const ekp_prov *prov, int reason, const char *fmt, ...)
 void ekp_raise_core(const ekp_prov *prov, ek_rc rc, const char *what);
 int ekp_reason_for(ek_rc rc);
 
-/* --- calls into the core that may reach the TPM (provider.c) ---
- * tpm2-tss 3.2.1's ESYS does its session crypto (ECDH salt key, RSA salt
- * encryption, HMAC) with EVP in the thread's default library context. With
- * edgekey loaded there in front of the default provider, ESYS's ephemeral EC
- * key generation would come back into edgekey's EC keymgmt and into the core
- * (deadlock on the core's TPM lock). So every core call that may talk to the
- * TPM runs with the thread's default library context switched to a private
- * one holding only the default provider:
- *     OSSL_LIB_CTX *prev = ekp_core_enter();  ...core call...  ekp_core_leave(prev); */
-OSSL_LIB_CTX *ekp_core_enter(void);
-void ekp_core_leave(OSSL_LIB_CTX *prev);
+/* Calls into the core need no wrapping: the core isolates its own and
+ * ESYS's OpenSSL use (a private library context while the TPM lock is held,
+ * no EVP_PKEY for its public-key steps). */
 
 /* --- key objects (keyobj.c) --- */
 typedef struct ekp_key {

@@ -282,7 +282,6 @@ static ek_key *ekp_gen_tpm(ekp_gen_ctx *g)
 void *ekp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     ekp_gen_ctx *g = genctx;
-    OSSL_LIB_CTX *prev;
     ek_key *tpm;
     ekp_key *k;
 
@@ -301,8 +300,6 @@ void *ekp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
                   "EC key generation needs a curve; use -pkeyopt group:P-256 (or P-384)");
         return NULL;
     }
-    prev = ekp_core_enter();
     tpm = ekp_gen_tpm(g);
-    ekp_core_leave(prev);
     return tpm != NULL ? ekp_key_from_tpm(g->prov, tpm) : NULL;
 }

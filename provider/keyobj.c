@@ -177,7 +177,6 @@ int ekp_key_ask_auth(ekp_prov *prov, ek_key *tpm, const char *what, const ek_sto
     char buf[EK_TOKEN_PIN_MAX + 1];
     size_t len = 0;
     OSSL_PARAM info[2];
-    OSSL_LIB_CTX *prev;
     ek_rc rc;
 
     if (pw_cb == NULL) {
@@ -196,10 +195,8 @@ int ekp_key_ask_auth(ekp_prov *prov, ek_key *tpm, const char *what, const ek_sto
     }
     /* A key of a store token takes the value as the token's user PIN (its
      * auth is derived from the token secret); a key file takes it as is. */
-    prev = ekp_core_enter();
     rc = obj != NULL ? ek_token_key_set_pin(tpm, obj->token, obj->id, obj->id_len, buf, len)
                      : ek_key_set_auth(tpm, (const unsigned char *)buf, len);
-    ekp_core_leave(prev);
     OPENSSL_cleanse(buf, sizeof(buf));
     if (rc != EK_OK) {
         ekp_raise_core(prov, rc, what);

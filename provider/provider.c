@@ -7,7 +7,6 @@
  * management, signatures, a store loader, decoders and encoders: no RAND,
  * digests, ciphers or key exchange, so everything else stays with the
  * default provider. */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <openssl/provider.h>
 
 #include "ek_config.h"
+#include "ek_info.h"
 #include "ekp.h"
 
 #define EKP_VERSION "0.1.0"
@@ -107,48 +107,6 @@ static const OSSL_ITEM *ekp_reason_strings(void *provctx)
     return reasons;
 }
 
-/* ---------- the core's private library context ---------- */
-
-/* Created on the first core call, freed when the last provider instance
- * (one per library context that loaded edgekey) is torn down. */
-static pthread_mutex_t ekp_core_mu = PTHREAD_MUTEX_INITIALIZER;
-static OSSL_LIB_CTX *ekp_core_libctx;
-static OSSL_PROVIDER *ekp_core_default;
-static int ekp_instances;
-
-OSSL_LIB_CTX *ekp_core_enter(void)
-{
-    OSSL_LIB_CTX *ctx;
-    pthread_mutex_lock(&ekp_core_mu);
-    if (ekp_core_libctx == NULL && (ekp_core_libctx = OSSL_LIB_CTX_new()) != NULL &&
-        (ekp_core_default = OSSL_PROVIDER_load(ekp_core_libctx, "default")) == NULL) {
-        OSSL_LIB_CTX_free(ekp_core_libctx);
-        ekp_core_libctx = NULL;
-    }
-    ctx = ekp_core_libctx;
-    pthread_mutex_unlock(&ekp_core_mu);
-    return ctx != NULL ? OSSL_LIB_CTX_set0_default(ctx) : NULL;
-}
-
-void ekp_core_leave(OSSL_LIB_CTX *prev)
-{
-    if (prev != NULL)
-        OSSL_LIB_CTX_set0_default(prev);
-}
-
-static void ekp_instance_add(int delta)
-{
-    pthread_mutex_lock(&ekp_core_mu);
-    ekp_instances += delta;
-    if (ekp_instances == 0 && ekp_core_libctx != NULL) {
-        OSSL_PROVIDER_unload(ekp_core_default);
-        OSSL_LIB_CTX_free(ekp_core_libctx);
-        ekp_core_default = NULL;
-        ekp_core_libctx = NULL;
-    }
-    pthread_mutex_unlock(&ekp_core_mu);
-}
-
 /* ---------- algorithm tables ---------- */
 
 static const OSSL_ALGORITHM ekp_keymgmts[] = {
@@ -227,6 +185,13 @@ static const OSSL_ALGORITHM *ekp_query(void *provctx, int operation_id, int *no_
 
 /* ---------- provider parameters ---------- */
 
+/* Provider-level gettable parameters beyond OpenSSL's standard ones
+ * (docs/provider.md): the TPM clock, for rollback detection. */
+#define EKP_PARAM_TPM_CLOCK "edgekey-tpm-clock"                 /* uint64, ms */
+#define EKP_PARAM_TPM_RESET_COUNT "edgekey-tpm-reset-count"     /* uint32 */
+#define EKP_PARAM_TPM_RESTART_COUNT "edgekey-tpm-restart-count" /* uint32 */
+#define EKP_PARAM_TPM_CLOCK_SAFE "edgekey-tpm-clock-safe"       /* int 0/1 */
+
 static const OSSL_PARAM *ekp_gettable_params(void *provctx)
 {
     static const OSSL_PARAM types[] = {
@@ -234,16 +199,44 @@ static const OSSL_PARAM *ekp_gettable_params(void *provctx)
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, NULL, 0),
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
+        OSSL_PARAM_DEFN(EKP_PARAM_TPM_CLOCK, OSSL_PARAM_UNSIGNED_INTEGER, NULL, 0),
+        OSSL_PARAM_DEFN(EKP_PARAM_TPM_RESET_COUNT, OSSL_PARAM_UNSIGNED_INTEGER, NULL, 0),
+        OSSL_PARAM_DEFN(EKP_PARAM_TPM_RESTART_COUNT, OSSL_PARAM_UNSIGNED_INTEGER, NULL, 0),
+        OSSL_PARAM_DEFN(EKP_PARAM_TPM_CLOCK_SAFE, OSSL_PARAM_INTEGER, NULL, 0),
         OSSL_PARAM_END,
     };
     (void)provctx;
     return types;
 }
 
+/* The TPM clock parameters: one TPM2_ReadClock per get_params call that
+ * asks for any of them (a program detecting a wall clock set back reads
+ * them; nobody else pays for it: loading the provider stays TPM-free). */
+static int ekp_get_clock_params(ekp_prov *prov, OSSL_PARAM params[])
+{
+    OSSL_PARAM *clk = OSSL_PARAM_locate(params, EKP_PARAM_TPM_CLOCK);
+    OSSL_PARAM *rst = OSSL_PARAM_locate(params, EKP_PARAM_TPM_RESET_COUNT);
+    OSSL_PARAM *rsr = OSSL_PARAM_locate(params, EKP_PARAM_TPM_RESTART_COUNT);
+    OSSL_PARAM *safe = OSSL_PARAM_locate(params, EKP_PARAM_TPM_CLOCK_SAFE);
+    ek_tpm_clock c;
+    ek_rc rc;
+
+    if (clk == NULL && rst == NULL && rsr == NULL && safe == NULL)
+        return 1;
+    rc = ek_tpm_read_clock(&c);
+    if (rc != EK_OK) {
+        ekp_raise_core(prov, rc, "reading the TPM clock");
+        return 0;
+    }
+    return (clk == NULL || OSSL_PARAM_set_uint64(clk, c.clock_ms)) &&
+           (rst == NULL || OSSL_PARAM_set_uint32(rst, c.reset_count)) &&
+           (rsr == NULL || OSSL_PARAM_set_uint32(rsr, c.restart_count)) &&
+           (safe == NULL || OSSL_PARAM_set_int(safe, c.safe ? 1 : 0));
+}
+
 static int ekp_get_params(void *provctx, OSSL_PARAM params[])
 {
     OSSL_PARAM *p;
-    (void)provctx;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
     if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "edgekey TPM 2.0 key provider"))
         return 0;
@@ -256,7 +249,7 @@ static int ekp_get_params(void *provctx, OSSL_PARAM params[])
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
     if (p != NULL && !OSSL_PARAM_set_int(p, 1))
         return 0;
-    return 1;
+    return ekp_get_clock_params(provctx, params);
 }
 
 static void ekp_teardown(void *provctx)
@@ -266,7 +259,6 @@ static void ekp_teardown(void *provctx)
         return;
     OSSL_LIB_CTX_free(prov->libctx);
     OPENSSL_free(prov);
-    ekp_instance_add(-1);
 }
 
 static const OSSL_DISPATCH ekp_dispatch[] = {
@@ -369,7 +361,6 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
     prov->libctx = OSSL_LIB_CTX_new_child(handle, in);
     if (prov->libctx == NULL)
         goto err;
-    ekp_instance_add(1);
     *out = ekp_dispatch;
     *provctx = prov;
     return 1;

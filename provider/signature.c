@@ -79,13 +79,15 @@ int ekp_sig_set_md(ekp_sig_ctx *c, const char *name)
     return 1;
 }
 
-/* Fetched once per context (and kept across re-inits with the same digest). */
+/* The default provider's digest as the core fetched it once per process (a
+ * fetch in our child library context would build its method store again in
+ * every process, ~1 ms); kept across re-inits with the same digest. */
 static int ekp_sig_fetch_md(ekp_sig_ctx *c)
 {
     if (c->evp_md != NULL && EVP_MD_is_a(c->evp_md, ek_md_name(c->md)))
         return 1;
     EVP_MD_free(c->evp_md);
-    c->evp_md = EVP_MD_fetch(c->prov->libctx, ek_md_name(c->md), EKP_SOFT_PROPQ);
+    c->evp_md = ek_md_fetch(c->md);
     if (c->evp_md == NULL) {
         ekp_raise(c->prov, EKP_R_SOFTWARE,
                   "%s is not available from the default provider; load the default provider "
@@ -200,9 +202,7 @@ int ekp_sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
                 return 0;
         }
     }
-    OSSL_LIB_CTX *prev = ekp_core_enter();
     rc = ek_key_sign(c->key->tpm, scheme, md, tbs, tbslen, EK_ECDSA_DER, sig, &len);
-    ekp_core_leave(prev);
     if (rc != EK_OK) {
         ekp_raise_core(c->prov, rc, NULL);
         return 0;

@@ -167,10 +167,8 @@ static int ekp_store_auth(ekp_prov *prov, const char *shown, const ek_addr *a,
 {
     if (a->has_pin) {
         size_t len = strlen(a->pin);
-        OSSL_LIB_CTX *prev = ekp_core_enter();
         ek_rc rc = o != NULL ? ek_token_key_set_pin(tpm, o->token, o->id, o->id_len, a->pin, len)
                              : ek_key_set_auth(tpm, (const unsigned char *)a->pin, len);
-        ekp_core_leave(prev);
         if (rc != EK_OK) {
             ekp_raise_core(prov, rc, shown);
             return 0;
@@ -232,9 +230,7 @@ static int ekp_store_load_handle(ekp_store_ctx *s, OSSL_CALLBACK *cb, void *cbar
     s->done = 1;
     if (s->expect == OSSL_STORE_INFO_CERT)
         return 1;
-    OSSL_LIB_CTX *prev = ekp_core_enter();
     rc = ek_key_from_handle(s->addr.handle, &tpm);
-    ekp_core_leave(prev);
     if (rc != EK_OK) {
         ekp_raise_core(s->prov, rc, NULL); /* the core's message names the handle */
         return 0;
@@ -263,9 +259,7 @@ static int ekp_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *objec
         }
         if (phase == 0 && ekp_store_want_key(s, o)) {
             ek_key *tpm = NULL;
-            OSSL_LIB_CTX *prev = ekp_core_enter();
             ek_rc rc = ek_store_load_key(o, &tpm);
-            ekp_core_leave(prev);
             if (rc != EK_OK) {
                 ekp_raise_core(s->prov, rc, s->shown);
                 return 0;
@@ -310,7 +304,6 @@ int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
     ekp_store_ctx s;
     const ek_store_obj *o = NULL;
     ek_key *tpm = NULL;
-    OSSL_LIB_CTX *prev;
     ek_rc rc;
     int ok = 0;
 
@@ -342,9 +335,7 @@ int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
             goto end;
         }
     }
-    prev = ekp_core_enter();
     rc = o != NULL ? ek_store_load_key(o, &tpm) : ek_key_from_handle(s.addr.handle, &tpm);
-    ekp_core_leave(prev);
     if (rc != EK_OK) {
         ekp_raise_core(prov, rc, o != NULL ? s.shown : NULL);
         goto end;

@@ -1,0 +1,29 @@
+/* edgekey core: persistent objects in the TPM (for `edgekey list`, which
+ * shows those the store does not know about).
+ *
+ * Ownership: *out is malloc'ed, the caller frees it. Errors: EK_ERR_CONNECT
+ * (no TPM), EK_ERR_TPM. Thread-safe; takes the TPM lock. */
+#ifndef EK_HANDLES_H
+#define EK_HANDLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ek_error.h"
+#include "ek_key.h"
+
+typedef struct ek_persistent {
+    uint32_t handle;       /* 0x81000000..0x81FFFFFF */
+    ek_alg alg;            /* EK_ALG_NONE for keyedhash/symcipher objects */
+    unsigned bits;         /* RSA modulus bits or curve bits */
+    ek_curve curve;
+    char type[16];         /* "rsa2048", "ec-p256", "keyedhash", "symcipher", "?" */
+    bool sign, decrypt, restricted;
+    bool readable;         /* false: ReadPublic failed (type unknown) */
+} ek_persistent;
+
+/* Every persistent handle (TPM2_GetCapability(HANDLES)) with its public
+ * key type (TPM2_ReadPublic), sorted by handle. */
+ek_rc ek_tpm_persistent_list(ek_persistent **out, size_t *n);
+
+#endif

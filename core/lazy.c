@@ -1,0 +1,119 @@
+/* edgekey core: loading tpm2-tss and p11-kit on first use (ek_lazy.h).
+ *
+ * dlopen(RTLD_LOCAL) by soname: the same libraries the dynamic linker would
+ * have mapped at start, only later, and without adding their symbols to the
+ * process's global scope. If the application already has them loaded (say
+ * tpm2-openssl in the same process), dlopen hands back those. They are never
+ * closed: an ESYS context or a TCTI may outlive any point where we could. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define EK_LAZY_IMPL 1 /* the tables themselves: no redirection here */
+#include "ek_lazy.h"
+
+ek_lazy_tss2_tab ek_lazy_tss2;
+ek_lazy_p11kit_tab ek_lazy_p11kit;
+
+enum { LIB_esys, LIB_tctildr, LIB_rc, LIB_mu, LIB_p11kit, LIB_N };
+static const char *const sonames[LIB_N] = {
+    "libtss2-esys.so.0", "libtss2-tctildr.so.0", "libtss2-rc.so.0",
+    "libtss2-mu.so.0",   "libp11-kit.so.0",
+};
+static const char *const packages[LIB_N] = {
+    "libtss2-esys-3.0.2-0", "libtss2-tctildr0", "libtss2-rc0", "libtss2-mu0", "libp11-kit0",
+};
+
+typedef struct lazy_set {
+    pthread_once_t once;
+    atomic_bool ok;
+    char why[512];
+} lazy_set;
+
+static lazy_set tss2_set = {.once = PTHREAD_ONCE_INIT};
+static lazy_set p11kit_set = {.once = PTHREAD_ONCE_INIT};
+
+static void *open_lib(lazy_set *s, int lib)
+{
+    void *h = dlopen(sonames[lib], RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        snprintf(s->why, sizeof(s->why), "cannot load %s (%s); install the %s package",
+                 sonames[lib], dlerror(), packages[lib]);
+    return h;
+}
+
+/* POSIX: a function pointer is stored through a void * view of it. */
+#define LAZY_SYM(tab, lib, fn)                                                                     \
+    if (ok && !(*(void **)&tab.fn = dlsym(h[LIB_##lib], #fn))) {                                   \
+        snprintf(set->why, sizeof(set->why), "%s lacks %s; edgekey needs a newer one",             \
+                 sonames[LIB_##lib], #fn);                                                         \
+        ok = false;                                                                                \
+    }
+
+static void load_tss2(void)
+{
+    lazy_set *set = &tss2_set;
+    void *h[LIB_N] = {NULL};
+    bool ok = true;
+    for (int i = LIB_esys; i <= LIB_mu && ok; i++)
+        ok = (h[i] = open_lib(set, i)) != NULL;
+#define X(lib, fn) LAZY_SYM(ek_lazy_tss2, lib, fn)
+    EK_LAZY_TSS2_FNS(X)
+#undef X
+    atomic_store(&set->ok, ok);
+}
+
+static void load_p11kit(void)
+{
+    lazy_set *set = &p11kit_set;
+    void *h[LIB_N] = {NULL};
+    bool ok = (h[LIB_p11kit] = open_lib(set, LIB_p11kit)) != NULL;
+#define X(lib, fn) LAZY_SYM(ek_lazy_p11kit, lib, fn)
+    EK_LAZY_P11KIT_FNS(X)
+#undef X
+    atomic_store(&set->ok, ok);
+}
+
+static bool ensure(lazy_set *s, void (*load)(void))
+{
+    if (atomic_load(&s->ok))
+        return true;
+    pthread_once(&s->once, load);
+    return atomic_load(&s->ok);
+}
+
+ek_rc ek_lazy_tss2_load(void)
+{
+    return ensure(&tss2_set, load_tss2)
+               ? EK_OK
+               : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", tss2_set.why);
+}
+
+ek_rc ek_lazy_p11kit_load(void)
+{
+    return ensure(&p11kit_set, load_p11kit)
+               ? EK_OK
+               : ek_error(EK_ERR_UNSUPPORTED, "p11-kit: %s", p11kit_set.why);
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "edgekey: %s: %s\n", what, why);
+    abort();
+}
+
+const ek_lazy_tss2_tab *ek_lazy_tss2_need(void)
+{
+    if (!ensure(&tss2_set, load_tss2))
+        die("tpm2-tss", tss2_set.why);
+    return &ek_lazy_tss2;
+}
+
+const ek_lazy_p11kit_tab *ek_lazy_p11kit_need(void)
+{
+    if (!ensure(&p11kit_set, load_p11kit))
+        die("p11-kit", p11kit_set.why);
+    return &ek_lazy_p11kit;
+}
