@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "p11_v3.h"
 #include "ek_key.h"
+#include "ek_secret.h"
 
 typedef struct p11_attr {
     CK_ATTRIBUTE_TYPE type;
@@ -67,6 +68,25 @@ CK_RV p11_build_key_attrs(p11_attrs *out, CK_OBJECT_CLASS cls, const ek_pubkey *
 /* X.509 certificate from DER; CKR_ATTRIBUTE_VALUE_INVALID if it does not parse. */
 CK_RV p11_build_cert_attrs(p11_attrs *out, const unsigned char *der, size_t len,
                            const p11_obj_desc *d);
+
+/* CKO_DATA objects: application secrets sealed in the TPM (p11_dattr.c).
+ * Template rules of C_CreateObject (docs/pkcs11.md, "Data objects"):
+ * CKA_CLASS CKO_DATA; CKA_TOKEN must be true (CKR_TEMPLATE_INCONSISTENT:
+ * no session data objects); CKA_LABEL 1-255 bytes (absent:
+ * CKR_TEMPLATE_INCOMPLETE); CKA_VALUE 1-EK_SECRET_MAX bytes (absent:
+ * CKR_TEMPLATE_INCOMPLETE, longer: CKR_ATTRIBUTE_VALUE_INVALID with a log
+ * line naming the limit); CKA_PRIVATE defaults to true; CKA_APPLICATION
+ * 0-255 bytes, CKA_ID 0-64, CKA_OBJECT_ID 0-128; CKA_MODIFIABLE true,
+ * CKA_COPYABLE true or CKA_DESTROYABLE false cannot be honoured
+ * (CKR_TEMPLATE_INCONSISTENT); other attributes CKR_ATTRIBUTE_TYPE_INVALID;
+ * NUL bytes in label/application CKR_ATTRIBUTE_VALUE_INVALID. On success
+ * desc holds label/application/id/object_id/priv and *value points into
+ * the template. */
+CK_RV p11_data_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, ek_secret_obj *desc,
+                        const unsigned char **value, size_t *value_len);
+/* The readable attributes of a stored data object (CKA_VALUE is not in the
+ * list: it is unsealed on demand). */
+CK_RV p11_build_data_attrs(p11_attrs *out, const ek_secret_obj *o);
 
 /* EC helpers shared with keygen: DER OID of a curve and back. */
 CK_RV p11_ec_params(ek_curve curve, const unsigned char **der, size_t *len);

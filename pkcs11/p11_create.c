@@ -1,11 +1,12 @@
-/* edgekey PKCS#11 module: C_CreateObject (X.509 certificates) and
- * C_DestroyObject.
+/* edgekey PKCS#11 module: C_CreateObject (X.509 certificates; data objects
+ * go to p11_data.c) and C_DestroyObject.
  *
- * Only certificates can be created: private keys are born in the TPM
- * (C_GenerateKeyPair), never imported. A key pair is one TPM object, so
- * destroying the private key removes the pair from the store; destroying
- * only the public key object hides it from this module instance (it comes
- * back from the store on the next search while the private key exists). */
+ * Only certificates and sealed data objects can be created: private keys
+ * are born in the TPM (C_GenerateKeyPair), never imported. A key pair is
+ * one TPM object, so destroying the private key removes the pair from the
+ * store; destroying only the public key object hides it from this module
+ * instance (it comes back from the store on the next search while the
+ * private key exists). */
 #include <stdlib.h>
 #include <string.h>
 #include "ek_addr.h"
@@ -74,6 +75,10 @@ P11_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTe
     if (!phObject)
         return CKR_ARGUMENTS_BAD;
     CK_RV rv = p11_tmpl_check(pTemplate, ulCount);
+    CK_ULONG cls = 0;
+    if (rv == CKR_OK && p11_tmpl_ulong(pTemplate, ulCount, CKA_CLASS, &cls, NULL) == CKR_OK &&
+        cls == CKO_DATA)
+        return p11_data_create(hSession, pTemplate, ulCount, phObject);
     bool token = false;
     if (rv == CKR_OK)
         rv = check_cert_template(pTemplate, ulCount, &token);
@@ -145,7 +150,11 @@ P11_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
         rv = CKR_OBJECT_HANDLE_INVALID;
     if (rv == CKR_OK && o->token_obj && !(s->flags & CKF_RW_SESSION))
         rv = CKR_SESSION_READ_ONLY;
-    if (rv == CKR_OK && o->token_obj && o->cls != CKO_PUBLIC_KEY) {
+    if (rv == CKR_OK && o->token_obj && o->cls == CKO_DATA) {
+        ek_rc rc = ek_secret_delete(&o->dobj);
+        if (rc != EK_OK && rc != EK_ERR_NOT_FOUND)
+            rv = p11_rv_from_ek(rc, "C_DestroyObject (data object)");
+    } else if (rv == CKR_OK && o->token_obj && o->cls != CKO_PUBLIC_KEY) {
         int what = o->cls == CKO_CERTIFICATE ? EK_OBJ_CERT : EK_OBJ_PRIVATE;
         ek_rc rc = ek_store_delete(&o->sobj, what, o->cls == CKO_PRIVATE_KEY);
         if (rc != EK_OK && rc != EK_ERR_NOT_FOUND)

@@ -106,10 +106,12 @@ P11_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
     p11_session *s;
     p11_object *o;
     CK_RV rv = visible_object(hSession, hObject, &s, &o);
-    if (rv == CKR_OK)
+    bool sealed = rv == CKR_OK && o->cls == CKO_DATA && o->token_obj;
+    if (rv == CKR_OK && !sealed)
         rv = p11_attrs_get(&o->attrs, o->cls, pTemplate, ulCount);
     p11_unlock();
-    return rv;
+    /* a sealed data object's CKA_VALUE is unsealed without the lock */
+    return sealed ? p11_data_get_attrs(hSession, hObject, pTemplate, ulCount) : rv;
 }
 
 P11_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,

@@ -18,6 +18,7 @@
 #include "p11_v3.h"
 #include "p11_attr.h"
 #include "ek_key.h"
+#include "ek_secret.h"
 #include "ek_store.h"
 #include "ek_token.h"
 
@@ -81,6 +82,7 @@ typedef struct p11_object {
     bool priv;               /* CKA_PRIVATE: visible after user login only */
     CK_SESSION_HANDLE owner; /* session objects: the creating session */
     ek_store_obj sobj;       /* token objects */
+    ek_secret_obj dobj;      /* CKO_DATA token objects: the sealed secret's record */
     ek_key *key;             /* keys: the TPM key (one ref); certs: NULL */
     unsigned char id[64];
     size_t id_len;
@@ -148,6 +150,19 @@ CK_RV p11_objects_add_cert(p11_slot *slot, const unsigned char *der, size_t der_
                            const ek_store_obj *sobj, const unsigned char *id, size_t id_len,
                            const char *label, bool token_obj, CK_SESSION_HANDLE owner,
                            CK_OBJECT_HANDLE *h);
+
+/* p11_data.c: CKO_DATA token objects sealed in the TPM (core/ek_secret.h) */
+/* C_CreateObject of a CKO_DATA template. Takes the lock itself. */
+CK_RV p11_data_create(CK_SESSION_HANDLE h, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                      CK_OBJECT_HANDLE *out);
+/* C_GetAttributeValue of a data token object: CKA_VALUE is unsealed
+ * (without the module lock) when a buffer large enough is given. Takes the
+ * lock itself. */
+CK_RV p11_data_get_attrs(CK_SESSION_HANDLE sh, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl,
+                         CK_ULONG count);
+/* Lock held: add the token's data objects not shown yet, mark the others
+ * seen (part of p11_objects_sync). */
+void p11_data_sync(p11_slot *slot);
 
 /* p11_mech.c */
 typedef struct p11_mech {

@@ -6,7 +6,8 @@
  * store on every C_FindObjectsInit (a directory read; key files are parsed
  * only for objects not seen before), so objects made by the CLI or another
  * process appear without re-initialising. Handles stay stable while the
- * object exists. Session objects (CKA_TOKEN false) live only here. */
+ * object exists. Session objects (CKA_TOKEN false) live only here. Sealed
+ * data objects (CKO_DATA) are p11_data.c's, synchronised from here. */
 #include <stdlib.h>
 #include <string.h>
 #include "ek_log.h"
@@ -162,8 +163,8 @@ static void subject_to_keys(const p11_object *cert)
     if (!subj)
         return;
     for (p11_object *o = p11.objects; o; o = o->next)
-        if (o->slot == cert->slot && o->cls != CKO_CERTIFICATE && o->id_len == cert->id_len &&
-            memcmp(o->id, cert->id, o->id_len) == 0)
+        if (o->slot == cert->slot && (o->cls == CKO_PRIVATE_KEY || o->cls == CKO_PUBLIC_KEY) &&
+            o->id_len == cert->id_len && memcmp(o->id, cert->id, o->id_len) == 0)
             p11_attrs_set(&o->attrs, CKA_SUBJECT, subj->val, subj->len);
 }
 
@@ -252,6 +253,7 @@ CK_RV p11_objects_sync(p11_slot *slot)
             sync_cert(slot, &objs[i]);
     }
     free(objs);
+    p11_data_sync(slot);
     for (p11_object *o = p11.objects, *nx; o; o = nx) {
         nx = o->next;
         if (o->slot == slot->id && o->token_obj && !o->seen) {

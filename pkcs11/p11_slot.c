@@ -72,7 +72,8 @@ void p11_tpm_facts(void)
         return;
     p11.tpm_info_cached = true; /* one attempt per process, even a failed one */
     ek_tpm_info ti;
-    if (ek_tpm_get_info(&ti) != EK_OK) {
+    /* From the store's facts cache: no TPM command after the first process. */
+    if (ek_tpm_get_facts(&ti) != EK_OK) {
         ek_log(EK_LOG_WARN, "pkcs11: TPM information: %s", ek_last_error());
         return;
     }
@@ -230,19 +231,26 @@ static void trim_label(const CK_UTF8CHAR *in, char out[33])
         out[i] = '\0';
 }
 
-/* Erase every object of a token (C_InitToken semantics). */
+/* Erase every object of a token (C_InitToken semantics): keys,
+ * certificates and sealed data objects (those sealed under the old token
+ * secret could never be unsealed again). */
 static ek_rc erase_objects(const char *label, size_t *count_only)
 {
     ek_store_obj *objs = NULL;
-    size_t n = 0;
+    ek_secret_obj *data = NULL;
+    size_t n = 0, nd = 0;
     ek_rc rc = ek_store_find(label, NULL, NULL, 0, &objs, &n);
     if (rc != EK_OK)
         return rc == EK_ERR_NOT_FOUND ? EK_OK : rc;
     if (count_only) {
-        *count_only = n;
+        rc = ek_secret_find(label, NULL, &data, &nd);
+        *count_only = n + nd;
+        free(data);
     } else {
         for (size_t i = 0; i < n && rc == EK_OK; i++)
             rc = ek_store_delete(&objs[i], EK_OBJ_ANY, true);
+        if (rc == EK_OK)
+            rc = ek_secret_delete_all(label, NULL);
     }
     free(objs);
     return rc;

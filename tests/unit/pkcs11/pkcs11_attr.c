@@ -46,6 +46,40 @@ static void build_rsa_priv(p11_attrs *as)
     assert_int_equal(p11_build_key_attrs(as, CKO_PRIVATE_KEY, &p, &d), CKR_OK);
 }
 
+/* CKA_PUBLIC_KEY_INFO is built from ASN.1 templates (no EVP_PKEY): it must
+ * be byte for byte what i2d_PUBKEY writes for the same key. */
+static void check_spki(const ek_pubkey *p)
+{
+    unsigned char *ours = NULL, *ref = NULL;
+    size_t len = 0;
+    assert_int_equal(p11_spki(p, &ours, &len), CKR_OK);
+    EVP_PKEY *k = p11_pkey_from_pub(p);
+    assert_non_null(k);
+    int n = i2d_PUBKEY(k, &ref);
+    assert_true(n > 0);
+    assert_int_equal(len, (size_t)n);
+    assert_memory_equal(ours, ref, len);
+    OPENSSL_free(ours);
+    OPENSSL_free(ref);
+    EVP_PKEY_free(k);
+}
+
+static void test_spki(void **state)
+{
+    (void)state;
+    ek_pubkey r = rsa_pub(), e = ec_pub();
+    check_spki(&r);
+    r.e = 3;
+    check_spki(&r);
+    check_spki(&e);
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    ek_pubkey p = {.alg = EK_ALG_EC, .bits = 384, .curve = EK_CURVE_P384};
+    assert_true(EVP_PKEY_get_octet_string_param(k, "pub", p.point, sizeof(p.point),
+                                                &p.point_len));
+    EVP_PKEY_free(k);
+    check_spki(&p);
+}
+
 static void test_get_buffer_rules(void **state)
 {
     (void)state;
@@ -257,6 +291,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_buffer_rules),
+        cmocka_unit_test(test_spki),
         cmocka_unit_test(test_private_key_template),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_template_readers),
