@@ -107,9 +107,8 @@ setup_tokens() {
     # A provisioned device's persistent SRK at 0x81000001 (ECC P-256, the
     # tpm2-tools default template), shared by edgekey (its SRK when present)
     # and tpm2-pkcs11 (its default primary handle): neither pays a
-    # CreatePrimary per process, as on a real device. (Made first: edgekey's
-    # seal files do not record their parent, so its PIN token must be
-    # made under the SRK it will be used with.)
+    # CreatePrimary per process, as on a real device. (Made first, so that
+    # edgekey's PIN token and keys live under the SRK they are used with.)
     { TPM2TOOLS_TCTI=$DIRECT tpm2_createprimary -Q -C o -g sha256 -G ecc256:aes128cfb \
             -c "$T/srk.ctx" &&
         TPM2TOOLS_TCTI=$DIRECT tpm2_evictcontrol -Q -C o -c "$T/srk.ctx" 0x81000001 &&
