@@ -102,13 +102,11 @@ static bool scanned;       /* leftovers of dead processes flushed (this connecti
 static TPM2B_NAME srk_name; /* name of the persistent SRK, from its one ReadPublic */
 
 /* Objects and sessions left loaded on an exclusive TPM (no resource
- * manager) belong to nobody: their owner, a killed process, is gone, and
- * only one client can be connected. Flushed before this connection first
- * loads a key or starts a session of its own (the ESYS_TR of the SRK is
- * made then), or when the TPM answers "out of memory" earlier; not at
- * connect: a PIN login from an NV index needs no slot, and the scan costs
- * two commands. Nothing of ours is loaded before it but a transient SRK,
- * which it skips. */
+ * manager) belong to nobody: their owner, a killed process, is gone.
+ * Flushed at connect (tpm.c), before this process allocates anything: a
+ * later scan, after our own transient SRK was made, let the key of a second
+ * live process land on a handle the first still used. The calls below are
+ * no-ops then (scanned); they remain for a connection that skipped it. */
 static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA **out)
 {
     TPMI_YES_NO more;

@@ -24,6 +24,7 @@
 #include "ek_info.h"
 #include "ek_log.h"
 #include "ek_tcti_abrmd.h"
+#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
 ek_conn ek_g = {.srk = ESYS_TR_NONE, .owner_primary = ESYS_TR_NONE, .esess = ESYS_TR_NONE};
@@ -243,9 +244,8 @@ static ek_rc do_connect(void)
     ek_g.broken = false;
     ek_g.exclusive = tcti_exclusive(ek_tcti_conf);
     ek_g.gdbus = tcti_gdbus(ek_tcti_conf);
-    /* Leftovers of dead processes on an exclusive TPM are flushed before
-     * this connection first needs a slot (srk.c), not here: a PIN login
-     * from NV needs none. */
+    if (ek_g.exclusive)
+        ek_tpm_flush_leftovers();
     atomic_fetch_add(&ek_gen, 1);
     ek_log(EK_LOG_DEBUG, "connected to the TPM via \"%s\" (%s, %u transient slots)",
            tcti_label(), ek_g.exclusive ? "exclusive" : "resource manager", ek_g.slots);
