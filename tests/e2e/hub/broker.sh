@@ -92,10 +92,20 @@ pub D1 D1n /sys/prodM/D1/thing/measurepoint/post || fail "renewed cert refused: 
 pass "after renewal both the superseded (grace period) and the new certificate log in"
 
 # Commands down: `edgekey-hub send` and the device answering on _reply.
+# A command is not queued for a device that has not subscribed yet, so wait
+# for the subscriber's session (slow to start under ASan) and its SUBSCRIBE.
+wait_client() {
+    for _ in $(seq 200); do
+        grep -q "New client connected.* as $1[ |]" "$T/broker.log" && { sleep 0.3; return 0; }
+        sleep 0.05
+    done
+    fail "subscriber $1 did not connect: $(tail -n 5 "$T/broker.log")"
+}
 mqtt_login_args prodM D3 "$SEC_D3" resp3
 mosquitto_sub -h localhost -p "$MQTT_PORT" --cafile "$CA" --cert "$T/D3.pem" --key "$T/D3.key" \
     "${MQTT_ARGS[@]}" -t '/sys/prodM/D3/thing/service/reboot' -C 1 -W 10 >"$T/cmd.out" 2>/dev/null &
 subpid=$!
+wait_client resp3
 ( hub --json send --product-key prodM --device-key D3 --service reboot --params '{"delay":1}' \
     --timeout-ms 8000 >"$T/send.out" 2>"$T/send.err" ) &
 sendpid=$!
@@ -115,7 +125,7 @@ mqtt_login_args prodM D3 "$SEC_D3" resp3b
 mosquitto_sub -h localhost -p "$MQTT_PORT" --cafile "$CA" --cert "$T/D3.pem" --key "$T/D3.key" \
     "${MQTT_ARGS[@]}" -t '/sys/prodM/D3/thing/service/measurepoint/set' -C 1 -W 10 >"$T/cmd2.out" 2>/dev/null &
 subpid=$!
-sleep 0.5
+wait_client resp3b
 ( admin POST /api/v1/admin/send '{"productKey":"prodM","deviceKey":"D3","serviceId":"measurepoint/set","params":{"temp":30},"timeoutMs":8000}' \
     >"$T/send2.out"; cp "$T/status" "$T/send2.status" ) &
 sendpid=$!
