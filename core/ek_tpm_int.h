@@ -131,6 +131,11 @@ ek_rc ek_sess_run(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const TPM2B
                   const uint8_t *params, size_t plen, ek_raw_rsp *rsp, const char *what,
                   TSS2_RC *tpm_rc);
 void ek_hsess_forget(bool talk);
+/* TPM2_StartAuthSession salted with the SRK (ek_g.srk_pub / srk_tpm must be
+ * set), HMAC, SHA-256, AES-128-CFB: *handle, the TPM's nonce and the 32-byte
+ * session key. TSS2_ESYS_RC_GENERAL_FAILURE when software crypto failed.
+ * Shared by the core's long-lived session and token_nv.c's one-shot ones. */
+TSS2_RC ek_sess_start_salted(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t key[32]);
 /* The same with parameter encryption (AES-128-CFB, Part 1 21.3) of the first
  * command parameter (EK_SESS_DECRYPT) and/or the first response parameter
  * (EK_SESS_ENCRYPT), both TPM2Bs; always through the salted HMAC session,

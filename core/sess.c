@@ -53,31 +53,24 @@ static bool rsa_salt(const TPMT_PUBLIC *p, uint8_t *salt, TPM2B_ENCRYPTED_SECRET
     return ok;
 }
 
-static ek_rc hsess_start(void)
+TSS2_RC ek_sess_start_salted(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t key[32])
 {
-    ESYS_TR srk;
-    ek_rc r = ek_tpm_srk(&srk);
-    if (r != EK_OK)
-        return r;
     const TPMT_PUBLIC *p = &ek_g.srk_pub;
     uint8_t salt[64];
-    size_t slen = ek_sw_md_size(p->nameAlg);
+    size_t slen = ek_sw_md_size(p->nameAlg), off = 0, roff = 0;
     TPM2B_ENCRYPTED_SECRET enc = {0};
     bool ok = p->type == TPM2_ALG_ECC ? ecc_salt(p, salt, &enc) : rsa_salt(p, salt, &enc);
-    TPM2B_NONCE nc = {.size = NONCE_SIZE}, nt = {0};
-    if (!ok || !slen || !ek_sw_random(nc.buffer, NONCE_SIZE)) {
-        OPENSSL_cleanse(salt, sizeof(salt));
-        return ek_error(EK_ERR_TPM, "starting the salted HMAC session: could not make the "
-                                    "salt for the SRK (software crypto failed)");
-    }
-    /* AES-128-CFB like the ESYS session; TPM2_Sign carries no secret parameter,
-     * so no command sets decrypt/encrypt on this one. */
+    TPM2B_NONCE nc = {.size = NONCE_SIZE};
+    /* AES-128-CFB like the ESYS session; callers set decrypt/encrypt per command. */
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     uint8_t par[sizeof(nc) + sizeof(enc) + 16];
-    size_t off = 0;
     TPM2_HANDLE hs[2] = {ek_g.srk_tpm, TPM2_RH_NULL};
     ek_raw_rsp rsp;
-    TSS2_RC rc = Tss2_MU_TPM2B_NONCE_Marshal(&nc, par, sizeof(par), &off);
+    TSS2_RC rc = TSS2_ESYS_RC_GENERAL_FAILURE;
+    memset(nonce_tpm, 0, sizeof(*nonce_tpm));
+    if (!ok || !slen || !ek_sw_random(nc.buffer, NONCE_SIZE))
+        goto out;
+    rc = Tss2_MU_TPM2B_NONCE_Marshal(&nc, par, sizeof(par), &off);
     if (!rc)
         rc = Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&enc, par, sizeof(par), &off);
     if (!rc)
@@ -88,22 +81,38 @@ static ek_rc hsess_start(void)
         rc = Tss2_MU_TPMI_ALG_HASH_Marshal(TPM2_ALG_SHA256, par, sizeof(par), &off);
     if (!rc)
         rc = ek_raw_exec(TPM2_CC_StartAuthSession, hs, 2, NULL, par, off, 1, &rsp);
-    size_t roff = 0;
     if (!rc)
-        rc = Tss2_MU_TPM2B_NONCE_Unmarshal(rsp.params, rsp.plen, &roff, &nt);
+        rc = Tss2_MU_TPM2B_NONCE_Unmarshal(rsp.params, rsp.plen, &roff, nonce_tpm);
+    if (!rc) {
+        *handle = rsp.handle;
+        if (!ek_sw_kdfa(TPM2_ALG_SHA256, salt, slen, "ATH", EK_IOV(*nonce_tpm), EK_IOV(nc), 256,
+                        key)) {
+            ek_tpm_flush_raw(rsp.handle);
+            rc = TSS2_ESYS_RC_GENERAL_FAILURE;
+        }
+    }
+out:
+    OPENSSL_cleanse(salt, sizeof(salt));
+    return rc;
+}
+
+static ek_rc hsess_start(void)
+{
+    ESYS_TR srk;
+    ek_rc r = ek_tpm_srk(&srk);
+    if (r != EK_OK)
+        return r;
+    TSS2_RC rc = ek_sess_start_salted(&ek_g.hsess.handle, &ek_g.hsess.nonce_tpm,
+                                      ek_g.hsess.key.buffer);
+    if (rc == TSS2_ESYS_RC_GENERAL_FAILURE) {
+        OPENSSL_cleanse(&ek_g.hsess, sizeof(ek_g.hsess));
+        return ek_error(EK_ERR_TPM, "starting the salted HMAC session: software crypto for the "
+                                    "salt or the session key failed");
+    }
     if (rc == TSS2_RC_SUCCESS) {
         ek_g.hsess.key.size = 32;
-        if (!ek_sw_kdfa(TPM2_ALG_SHA256, salt, slen, "ATH", EK_IOV(nt), EK_IOV(nc), 256,
-                        ek_g.hsess.key.buffer)) {
-            ek_tpm_flush_raw(rsp.handle);
-            OPENSSL_cleanse(salt, sizeof(salt));
-            return ek_error(EK_ERR_TPM, "starting the salted HMAC session: KDFa failed");
-        }
-        ek_g.hsess.handle = rsp.handle;
-        ek_g.hsess.nonce_tpm = nt;
         ek_g.hsess.active = true;
     }
-    OPENSSL_cleanse(salt, sizeof(salt));
     return ek_tpm_rc(rc, "starting the salted HMAC session");
 }
 

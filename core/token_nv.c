@@ -45,71 +45,9 @@ static void be16(uint8_t *b, uint16_t v)
 
 /* ---- the salted session (Part 1, 19.6 and annex C) ---- */
 
-static bool make_salt(const TPMT_PUBLIC *p, uint8_t *salt, size_t *slen, TPM2B_ENCRYPTED_SECRET *e)
-{
-    *slen = ek_sw_md_size(p->nameAlg);
-    if (!*slen)
-        return false;
-    if (p->type == TPM2_ALG_ECC) {
-        uint8_t z[48];
-        size_t zlen = sizeof(z), off = 0;
-        TPMS_ECC_POINT q;
-        bool ok = ek_sw_ecdh(p->parameters.eccDetail.curveID, EK_IOV(p->unique.ecc.x),
-                             EK_IOV(p->unique.ecc.y), z, &zlen, &q) &&
-                  ek_sw_kdfe(p->nameAlg, z, zlen, "SECRET", EK_IOV(q.x), EK_IOV(p->unique.ecc.x),
-                             (uint32_t)*slen * 8, salt) &&
-                  Tss2_MU_TPMS_ECC_POINT_Marshal(&q, e->secret, sizeof(e->secret), &off) == 0;
-        e->size = (UINT16)off;
-        OPENSSL_cleanse(z, sizeof(z));
-        return ok;
-    }
-    size_t outlen = sizeof(e->secret);
-    bool ok = ek_sw_random(salt, *slen) &&
-              ek_sw_rsa_oaep(p->unique.rsa.buffer, p->unique.rsa.size,
-                             p->parameters.rsaDetail.exponent, p->nameAlg, "SECRET", salt, *slen,
-                             e->secret, &outlen);
-    e->size = ok ? (UINT16)outlen : 0;
-    return ok;
-}
-
 static TSS2_RC start_once(nv_sess *s)
 {
-    const TPMT_PUBLIC *p = &ek_g.srk_pub;
-    uint8_t salt[64], par[sizeof(TPM2B_NONCE) + sizeof(TPM2B_ENCRYPTED_SECRET) + 16];
-    size_t slen = 0, off = 0, roff = 0;
-    TPM2B_ENCRYPTED_SECRET enc = {0};
-    TPM2B_NONCE nc = {.size = NONCE};
-    TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
-    TPM2_HANDLE hs[2] = {ek_g.srk_tpm, TPM2_RH_NULL};
-    ek_raw_rsp rsp;
-    TSS2_RC rc = TSS2_ESYS_RC_GENERAL_FAILURE;
-    if (!make_salt(p, salt, &slen, &enc) || !ek_sw_random(nc.buffer, NONCE))
-        goto out;
-    rc = Tss2_MU_TPM2B_NONCE_Marshal(&nc, par, sizeof(par), &off);
-    if (!rc)
-        rc = Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&enc, par, sizeof(par), &off);
-    if (!rc)
-        rc = Tss2_MU_TPM2_SE_Marshal(TPM2_SE_HMAC, par, sizeof(par), &off);
-    if (!rc)
-        rc = Tss2_MU_TPMT_SYM_DEF_Marshal(&sym, par, sizeof(par), &off);
-    if (!rc)
-        rc = Tss2_MU_TPMI_ALG_HASH_Marshal(TPM2_ALG_SHA256, par, sizeof(par), &off);
-    if (!rc)
-        rc = ek_raw_exec(TPM2_CC_StartAuthSession, hs, 2, NULL, par, off, 1, &rsp);
-    memset(&s->nonce_tpm, 0, sizeof(s->nonce_tpm));
-    if (!rc)
-        rc = Tss2_MU_TPM2B_NONCE_Unmarshal(rsp.params, rsp.plen, &roff, &s->nonce_tpm);
-    if (!rc) {
-        s->handle = rsp.handle;
-        if (!ek_sw_kdfa(TPM2_ALG_SHA256, salt, slen, "ATH", EK_IOV(s->nonce_tpm), EK_IOV(nc), 256,
-                        s->key)) {
-            ek_tpm_flush_raw(s->handle);
-            rc = TSS2_ESYS_RC_GENERAL_FAILURE;
-        }
-    }
-out:
-    OPENSSL_cleanse(salt, sizeof(salt));
-    return rc;
+    return ek_sess_start_salted(&s->handle, &s->nonce_tpm, s->key);
 }
 
 static ek_rc sess_start(nv_sess *s, const char *what)
