@@ -139,4 +139,19 @@ const char *ek_md_name(ek_md md);                 /* OpenSSL name: "SHA256" */
 struct evp_md_st;
 struct evp_md_st *ek_md_fetch(ek_md md);
 
+/* A running digest (SHA-1/256/384/512) without OpenSSL's provider or ENGINE
+ * layers and without any library context: what a face hashes before a TPM
+ * signature (core/swdirect.c says why). The caller owns the context. */
+typedef struct ek_md_ctx ek_md_ctx;
+ek_md_ctx *ek_md_ctx_new(ek_md md);              /* NULL: EK_MD_NONE or no memory */
+ek_md_ctx *ek_md_ctx_dup(const ek_md_ctx *src);  /* NULL: no memory */
+bool ek_md_ctx_reset(ek_md_ctx *c, ek_md md);    /* start again, maybe another digest */
+bool ek_md_ctx_update(ek_md_ctx *c, const void *data, size_t len);
+/* Writes ek_md_size() bytes; the context must be reset before reuse. */
+bool ek_md_ctx_final(ek_md_ctx *c, unsigned char *out);
+ek_md ek_md_ctx_md(const ek_md_ctx *c);
+void ek_md_ctx_free(ek_md_ctx *c);               /* NULL is fine; wipes the state */
+/* One shot: out gets ek_md_size(md) bytes. */
+bool ek_md_digest(ek_md md, const void *data, size_t len, unsigned char *out);
+
 #endif

@@ -172,8 +172,11 @@ ek_key *ek_key_new_empty(void);
 /* Fill tpub/pub/name from a TPM2B_PUBLIC. */
 ek_rc ek_key_set_public(ek_key *key, const TPM2B_PUBLIC *pub);
 
-/* ---- swcrypto.c: software crypto in a private OpenSSL library context ----
- * (never reaches a TPM provider loaded in the application's context). */
+/* ---- swcrypto.c / swdirect.c: software crypto for the TPM side ----
+ * Never reaches a TPM provider or ENGINE of the application. Digests, HMAC,
+ * AES-CFB and random bytes (swdirect.c) need no library context; the
+ * private context (swcrypto.c) is made on first use of ek_sw_libctx,
+ * ek_sw_md* or ek_sw_need. */
 typedef struct ek_iov { const void *p; size_t n; } ek_iov;
 OSSL_LIB_CTX *ek_sw_libctx(void);
 const EVP_MD *ek_sw_md(TPM2_ALG_ID alg);    /* SHA1/256/384/512, else NULL */
@@ -193,6 +196,9 @@ bool ek_sw_random(uint8_t *buf, size_t len);
  * tpm.c calls them with the TPM lock, so every ESYS call runs inside. */
 void ek_sw_enter(void);
 void ek_sw_leave(void);
+/* Make the private context now (before ESYS's first use of OpenSSL) and,
+ * inside an enter/leave section, the thread's default at once. */
+void ek_sw_need(void);
 /* AES-128-CFB in place (TPM parameter encryption). */
 bool ek_sw_aes128_cfb(const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
                       bool encrypt);

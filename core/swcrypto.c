@@ -1,24 +1,24 @@
-/* edgekey core: the software crypto the TPM side needs (HMAC sessions,
- * salts, names, signature checks), in a private OpenSSL library context with
- * only the default provider: nothing here can recurse into a TPM provider
- * (ours or tpm2-openssl) loaded in the application's context, and digests
- * are fetched once per process instead of per call.
+/* edgekey core: the private OpenSSL library context and the TPM's KDFs.
  *
- * The same context is made the thread's *default* library context while the
- * TPM lock is held (ek_sw_enter/ek_sw_leave, called by tpm.c), because ESYS
- * 3.2 does its session crypto in the default context. Public-key work that
- * OpenSSL 3.0 would still route to an application's default ENGINE (any
- * EVP_PKEY_CTX of type RSA or EC, whatever the library context) is done
- * without EVP_PKEY in swpkey.c; random bytes come from the context's DRBG
- * directly, past a RAND ENGINE. */
-#include <limits.h>
+ * The context (only the default provider) serves what needs EVP: ESYS's
+ * own crypto and the EVP_MD handed to the provider. Nothing in it can
+ * recurse into a TPM provider (ours or tpm2-openssl) loaded in the
+ * application's context. It is made on first need, not per process: a
+ * PKCS#11 login or a raw TPM2_Sign uses swdirect.c's digests, HMAC, AES and
+ * random bytes, which need no context at all (swdirect.c says why).
+ *
+ * While the TPM lock is held (ek_sw_enter/ek_sw_leave, called by tpm.c) the
+ * context, once it exists, is the thread's *default* library context,
+ * because ESYS 3.2 does its session crypto in the default context;
+ * ek_sw_need() makes it and switches at once when called inside the lock.
+ * Public-key work that OpenSSL 3.0 would still route to an application's
+ * default ENGINE is done without EVP_PKEY in swpkey.c. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
-#include <openssl/rand.h>
 #include <tss2/tss2_mu.h>
 
 #include "ek_tpm_int.h"
@@ -27,8 +27,6 @@ static pthread_once_t sw_once = PTHREAD_ONCE_INIT;
 static OSSL_LIB_CTX *sw_ctx;
 static OSSL_PROVIDER *sw_default;
 static EVP_MD *sw_sha1, *sw_sha256, *sw_sha384, *sw_sha512;
-static EVP_CIPHER *sw_aes128cfb; /* fetched on first use: a cipher store costs */
-static pthread_mutex_t sw_aes_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void sw_free(void)
 {
@@ -36,8 +34,6 @@ static void sw_free(void)
     EVP_MD_free(sw_sha256);
     EVP_MD_free(sw_sha384);
     EVP_MD_free(sw_sha512);
-    EVP_CIPHER_free(sw_aes128cfb);
-    sw_aes128cfb = NULL;
     OSSL_PROVIDER_unload(sw_default);
     OSSL_LIB_CTX_free(sw_ctx);
     sw_sha1 = sw_sha256 = sw_sha384 = sw_sha512 = NULL;
@@ -79,25 +75,41 @@ static void sw_init(void)
     atexit(sw_cleanup);
 }
 
-/* Per thread: nesting depth and the default context to restore. */
+/* Per thread: nesting depth, and the default context to restore once the
+ * private one was switched in. */
 static __thread unsigned sw_depth;
+static __thread bool sw_switched;
 static __thread OSSL_LIB_CTX *sw_prev;
+
+static void sw_switch(void)
+{
+    if (sw_ctx && !sw_switched) {
+        sw_prev = OSSL_LIB_CTX_set0_default(sw_ctx);
+        sw_switched = true;
+    }
+}
 
 void ek_sw_enter(void)
 {
-    if (sw_depth++ == 0) {
-        OSSL_LIB_CTX *c = ek_sw_libctx();
-        sw_prev = c ? OSSL_LIB_CTX_set0_default(c) : NULL;
-    }
+    if (sw_depth++ == 0)
+        sw_switch(); /* no context yet: nothing of ESYS has run */
 }
 
 void ek_sw_leave(void)
 {
     if (sw_depth == 0 || --sw_depth != 0)
         return;
-    if (sw_prev)
+    if (sw_switched && sw_prev)
         OSSL_LIB_CTX_set0_default(sw_prev);
     sw_prev = NULL;
+    sw_switched = false;
+}
+
+void ek_sw_need(void)
+{
+    pthread_once(&sw_once, sw_init);
+    if (sw_depth > 0)
+        sw_switch();
 }
 
 OSSL_LIB_CTX *ek_sw_libctx(void)
@@ -146,68 +158,6 @@ EVP_MD *ek_md_fetch(ek_md md)
     return m && EVP_MD_up_ref(m) ? m : NULL;
 }
 
-size_t ek_sw_md_size(TPM2_ALG_ID alg)
-{
-    const EVP_MD *md = ek_sw_md(alg);
-    return md ? (size_t)EVP_MD_get_size(md) : 0;
-}
-
-static bool hash_parts(EVP_MD_CTX *c, const EVP_MD *md, const ek_iov *v, size_t n)
-{
-    if (!EVP_DigestInit_ex2(c, md, NULL))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].n && !EVP_DigestUpdate(c, v[i].p, v[i].n))
-            return false;
-    return true;
-}
-
-bool ek_sw_hash(TPM2_ALG_ID alg, const ek_iov *v, size_t n, uint8_t *out)
-{
-    const EVP_MD *md = ek_sw_md(alg);
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = md && c && hash_parts(c, md, v, n) && EVP_DigestFinal_ex(c, out, NULL);
-    EVP_MD_CTX_free(c);
-    return ok;
-}
-
-/* RFC 2104 over the prefetched digest (EVP_MAC would fetch per init). */
-bool ek_sw_hmac(TPM2_ALG_ID alg, const uint8_t *key, size_t klen, const ek_iov *v, size_t n,
-                uint8_t *out)
-{
-    const EVP_MD *md = ek_sw_md(alg);
-    if (!md)
-        return false;
-    size_t bs = (size_t)EVP_MD_get_block_size(md), ds = (size_t)EVP_MD_get_size(md);
-    uint8_t k[128] = {0}, pad[128], inner[64];
-    if (bs > sizeof(k))
-        return false;
-    if (klen > bs) {
-        ek_iov kv = {key, klen};
-        if (!ek_sw_hash(alg, &kv, 1, k))
-            return false;
-    } else if (klen) {
-        memcpy(k, key, klen);
-    }
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c != NULL;
-    for (size_t i = 0; i < bs; i++)
-        pad[i] = k[i] ^ 0x36;
-    ok = ok && EVP_DigestInit_ex2(c, md, NULL) && EVP_DigestUpdate(c, pad, bs);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = !v[i].n || EVP_DigestUpdate(c, v[i].p, v[i].n);
-    ok = ok && EVP_DigestFinal_ex(c, inner, NULL);
-    for (size_t i = 0; i < bs; i++)
-        pad[i] = k[i] ^ 0x5c;
-    ok = ok && EVP_DigestInit_ex2(c, md, NULL) && EVP_DigestUpdate(c, pad, bs) &&
-         EVP_DigestUpdate(c, inner, ds) && EVP_DigestFinal_ex(c, out, NULL);
-    EVP_MD_CTX_free(c);
-    OPENSSL_cleanse(k, sizeof(k));
-    OPENSSL_cleanse(pad, sizeof(pad));
-    OPENSSL_cleanse(inner, sizeof(inner));
-    return ok;
-}
-
 static void be32(uint8_t *b, uint32_t v)
 {
     b[0] = (uint8_t)(v >> 24);
@@ -254,34 +204,6 @@ bool ek_sw_kdfe(TPM2_ALG_ID alg, const uint8_t *z, size_t zlen, const char *labe
     }
     OPENSSL_cleanse(blk, sizeof(blk));
     return ds != 0;
-}
-
-/* AES-128-CFB (TPM parameter encryption), in place. */
-bool ek_sw_aes128_cfb(const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
-                      bool encrypt)
-{
-    pthread_once(&sw_once, sw_init);
-    pthread_mutex_lock(&sw_aes_mu);
-    if (!sw_aes128cfb && sw_ctx)
-        sw_aes128cfb = EVP_CIPHER_fetch(sw_ctx, "AES-128-CFB", NULL);
-    pthread_mutex_unlock(&sw_aes_mu);
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, f = 0;
-    bool ok = c && sw_aes128cfb && len <= INT_MAX &&
-              EVP_CipherInit_ex2(c, sw_aes128cfb, key, iv, encrypt ? 1 : 0, NULL) &&
-              EVP_CipherUpdate(c, buf, &n, buf, (int)len) && EVP_CipherFinal_ex(c, buf + n, &f) &&
-              (size_t)(n + f) == len;
-    EVP_CIPHER_CTX_free(c);
-    return ok;
-}
-
-/* The context's private DRBG itself: RAND_bytes_ex would first ask for a
- * RAND ENGINE (a TPM or PKCS#11 engine made default by the application). */
-bool ek_sw_random(uint8_t *buf, size_t len)
-{
-    OSSL_LIB_CTX *c = ek_sw_libctx();
-    EVP_RAND_CTX *drbg = c ? RAND_get0_private(c) : NULL;
-    return drbg && EVP_RAND_generate(drbg, buf, len, 0, 0, NULL, 0) == 1;
 }
 
 bool ek_sw_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name)

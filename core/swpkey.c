@@ -10,7 +10,8 @@
  * BIGNUM and EC_POINT arithmetic never consult an ENGINE, so the three
  * steps are spelled out here on top of them (RFC 8017 EME-OAEP and
  * EMSA-PSS, SP 800-56A ephemeral-static ECDH); digests and random bytes come
- * from swcrypto.c's private library context. */
+ * from swdirect.c, and no library context is needed: BIGNUM and EC_POINT
+ * maths fetch nothing. */
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -44,7 +45,7 @@ static bool mgf1_xor(TPM2_ALG_ID alg, const uint8_t *seed, size_t slen, uint8_t 
 static bool rsa_public(const uint8_t *n, size_t nlen, uint32_t e, const uint8_t *in, size_t inlen,
                        uint8_t *out)
 {
-    BN_CTX *bc = BN_CTX_new_ex(ek_sw_libctx());
+    BN_CTX *bc = BN_CTX_new();
     BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_new(),
            *bi = BN_bin2bn(in, (int)inlen, NULL);
     BIGNUM *r = BN_new();
@@ -158,9 +159,9 @@ bool ek_sw_ecdh(TPM2_ECC_CURVE curve, ek_iov px, ek_iov py, uint8_t *z, size_t *
                 TPMS_ECC_POINT *q)
 {
     size_t cs = ek_sw_curve_size(curve);
-    BN_CTX *bc = BN_CTX_new_ex(ek_sw_libctx());
+    BN_CTX *bc = BN_CTX_new();
     EC_GROUP *g = curve_nid(curve) != NID_undef
-                      ? EC_GROUP_new_by_curve_name_ex(ek_sw_libctx(), NULL, curve_nid(curve))
+                      ? EC_GROUP_new_by_curve_name(curve_nid(curve))
                       : NULL;
     EC_POINT *peer = g ? EC_POINT_new(g) : NULL, *pub = g ? EC_POINT_new(g) : NULL;
     EC_POINT *shared = g ? EC_POINT_new(g) : NULL;

@@ -235,6 +235,7 @@ static ek_rc do_connect(void)
     rc = Esys_Initialize(&ek_g.esys, ek_g.tcti, NULL);
     if (rc)
         return connect_fail(rc, "ESYS initialisation");
+    ek_sw_need(); /* ESYS's own crypto runs in core's private context */
     /* No command at connect when the store's facts cache knows the slots
      * (core/facts.c): a TPM that was never started is started by the first
      * ReadPublic of the SRK (srk.c) instead. */

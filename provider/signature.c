@@ -34,8 +34,7 @@ void ekp_sig_freectx(void *ctx)
     if (c == NULL)
         return;
     ekp_key_free(c->key);
-    EVP_MD_CTX_free(c->mdctx);
-    EVP_MD_free(c->evp_md);
+    ek_md_ctx_free(c->mdctx);
     EVP_PKEY_free(c->soft);
     OPENSSL_free(c->propq);
     OPENSSL_free(c);
@@ -52,13 +51,10 @@ void *ekp_sig_dupctx(void *ctx)
     c->propq = NULL;
     c->mdctx = NULL;
     ekp_key_ref(c->key);
-    if (c->evp_md != NULL && !EVP_MD_up_ref(c->evp_md))
-        c->evp_md = NULL;
     if (c->soft != NULL && !EVP_PKEY_up_ref(c->soft))
         c->soft = NULL;
     if ((src->propq != NULL && (c->propq = OPENSSL_strdup(src->propq)) == NULL) ||
-        (src->mdctx != NULL &&
-         ((c->mdctx = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(c->mdctx, src->mdctx)))) {
+        (src->mdctx != NULL && (c->mdctx = ek_md_ctx_dup(src->mdctx)) == NULL)) {
         ekp_sig_freectx(c);
         return NULL;
     }
@@ -79,23 +75,14 @@ int ekp_sig_set_md(ekp_sig_ctx *c, const char *name)
     return 1;
 }
 
-/* The default provider's digest as the core fetched it once per process (a
- * fetch in our child library context would build its method store again in
- * every process, ~1 ms); kept across re-inits with the same digest. */
-static int ekp_sig_fetch_md(ekp_sig_ctx *c)
+/* The running digest for c->md: core's (no library context, no fetch: a
+ * fetch would build a method store in every process, ~1 ms, and the
+ * application's default context could route it to an ENGINE). */
+static int ekp_sig_start_md(ekp_sig_ctx *c)
 {
-    if (c->evp_md != NULL && EVP_MD_is_a(c->evp_md, ek_md_name(c->md)))
-        return 1;
-    EVP_MD_free(c->evp_md);
-    c->evp_md = ek_md_fetch(c->md);
-    if (c->evp_md == NULL) {
-        ekp_raise(c->prov, EKP_R_SOFTWARE,
-                  "%s is not available from the default provider; load the default provider "
-                  "(e.g. -provider default) next to edgekey",
-                  ek_md_name(c->md));
-        return 0;
-    }
-    return 1;
+    if (c->mdctx != NULL)
+        return ek_md_ctx_reset(c->mdctx, c->md);
+    return (c->mdctx = ek_md_ctx_new(c->md)) != NULL;
 }
 
 int ekp_sig_init(ekp_sig_ctx *c, void *provkey, int verify, const OSSL_PARAM params[],
@@ -147,11 +134,7 @@ int ekp_sig_digest_init(ekp_sig_ctx *c, const char *mdname, void *provkey, int v
         return 0;
     if (c->md == EK_MD_NONE)
         c->md = EK_MD_SHA256;
-    if (!ekp_sig_fetch_md(c))
-        return 0;
-    if (c->mdctx == NULL && (c->mdctx = EVP_MD_CTX_new()) == NULL)
-        return 0;
-    return EVP_DigestInit_ex2(c->mdctx, c->evp_md, NULL);
+    return ekp_sig_start_md(c);
 }
 
 /* Digest for a sign-on-digest call: the chosen one, or by length. */
@@ -252,22 +235,21 @@ end:
 int ekp_sig_digest_update(void *ctx, const unsigned char *data, size_t datalen)
 {
     ekp_sig_ctx *c = ctx;
-    return c->mdctx != NULL && EVP_DigestUpdate(c->mdctx, data, datalen);
+    return c->mdctx != NULL && ek_md_ctx_update(c->mdctx, data, datalen);
 }
 
 int ekp_sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize)
 {
     ekp_sig_ctx *c = ctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
 
     if (c->mdctx == NULL)
         return 0;
     if (sig == NULL) /* size query: the digest keeps running */
         return ekp_sig_sign(c, NULL, siglen, sigsize, NULL, 0);
-    if (!EVP_DigestFinal_ex(c->mdctx, dgst, &dlen))
+    if (!ek_md_ctx_final(c->mdctx, dgst))
         return 0;
-    return ekp_sig_sign(c, sig, siglen, sigsize, dgst, dlen);
+    return ekp_sig_sign(c, sig, siglen, sigsize, dgst, ek_md_size(c->md));
 }
 
 int ekp_sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
@@ -275,24 +257,22 @@ int ekp_sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t si
 {
     ekp_sig_ctx *c = ctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
 
     if (sig == NULL)
         return ekp_sig_sign(c, NULL, siglen, sigsize, NULL, 0);
-    if (c->evp_md == NULL || !EVP_Digest(tbs, tbslen, dgst, &dlen, c->evp_md, NULL))
+    if (c->mdctx == NULL || !ek_md_digest(c->md, tbs, tbslen, dgst))
         return 0;
-    return ekp_sig_sign(c, sig, siglen, sigsize, dgst, dlen);
+    return ekp_sig_sign(c, sig, siglen, sigsize, dgst, ek_md_size(c->md));
 }
 
 int ekp_sig_digest_verify_final(void *ctx, const unsigned char *sig, size_t siglen)
 {
     ekp_sig_ctx *c = ctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
 
-    if (c->mdctx == NULL || !EVP_DigestFinal_ex(c->mdctx, dgst, &dlen))
+    if (c->mdctx == NULL || !ek_md_ctx_final(c->mdctx, dgst))
         return 0;
-    return ekp_sig_verify(c, sig, siglen, dgst, dlen);
+    return ekp_sig_verify(c, sig, siglen, dgst, ek_md_size(c->md));
 }
 
 int ekp_sig_digest_verify(void *ctx, const unsigned char *sig, size_t siglen,
@@ -300,11 +280,10 @@ int ekp_sig_digest_verify(void *ctx, const unsigned char *sig, size_t siglen,
 {
     ekp_sig_ctx *c = ctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
 
-    if (c->evp_md == NULL || !EVP_Digest(tbs, tbslen, dgst, &dlen, c->evp_md, NULL))
+    if (c->mdctx == NULL || !ek_md_digest(c->md, tbs, tbslen, dgst))
         return 0;
-    return ekp_sig_verify(c, sig, siglen, dgst, dlen);
+    return ekp_sig_verify(c, sig, siglen, dgst, ek_md_size(c->md));
 }
 
 int ekp_sig_get_common_params(ekp_sig_ctx *c, OSSL_PARAM params[])
@@ -335,8 +314,7 @@ int ekp_sig_set_common_params(ekp_sig_ctx *c, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !ekp_sig_set_md(c, name))
             return 0;
         /* A running digest follows the new choice (set before any data). */
-        if (c->mdctx != NULL &&
-            (!ekp_sig_fetch_md(c) || !EVP_DigestInit_ex2(c->mdctx, c->evp_md, NULL)))
+        if (c->mdctx != NULL && !ekp_sig_start_md(c))
             return 0;
     }
     /* OSSL_SIGNATURE_PARAM_PROPERTIES: digests always come from the default

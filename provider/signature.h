@@ -20,8 +20,7 @@ typedef struct ekp_sig_ctx {
     ekp_key *key;      /* own reference */
     int verify;        /* 0 sign, 1 verify */
     ek_md md;          /* EK_MD_NONE: not chosen yet */
-    EVP_MD *evp_md;    /* fetched for md, reused while md does not change */
-    EVP_MD_CTX *mdctx; /* running digest (digest_sign/verify) */
+    ek_md_ctx *mdctx;  /* running digest (digest_sign/verify), core's: no fetch */
     int pad;           /* RSA: RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
     int saltlen;       /* RSA-PSS: RSA_PSS_SALTLEN_* or a byte count */
     ek_md mgf1;        /* RSA-PSS: EK_MD_NONE = same as md */
