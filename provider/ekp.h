@@ -156,8 +156,6 @@ extern const OSSL_DISPATCH ekp_store_functions[];
 extern const OSSL_DISPATCH ekp_pem2der_decoder_functions[];
 extern const OSSL_DISPATCH ekp_tss2_rsa_decoder_functions[];
 extern const OSSL_DISPATCH ekp_tss2_ec_decoder_functions[];
-extern const OSSL_DISPATCH ekp_uri_rsa_decoder_functions[];
-extern const OSSL_DISPATCH ekp_uri_ec_decoder_functions[];
 extern const OSSL_DISPATCH ekp_tss2_pem_encoder_functions[];
 extern const OSSL_DISPATCH ekp_tss2_der_encoder_functions[];
 extern const OSSL_DISPATCH ekp_spki_pem_encoder_functions[];
@@ -166,6 +164,5 @@ extern const OSSL_DISPATCH ekp_text_encoder_functions[];
 
 /* Decoder structure names (PEM -> DER step to the key decoders). */
 #define EKP_STRUCT_TSS2 "TSS2"
-#define EKP_STRUCT_URI "EDGEKEY-URI"
 
 #endif

@@ -128,17 +128,14 @@ static const OSSL_ALGORITHM ekp_stores[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* Few on purpose: decoder.c says why. */
 static const OSSL_ALGORITHM ekp_decoders[] = {
     {"DER", EKP_PROPS ",input=pem", ekp_pem2der_decoder_functions,
      "TSS2 PRIVATE KEY and EDGEKEY URI PEM to DER"},
     {EKP_KEYMGMT_RSA_NAMES, EKP_PROPS ",input=der,structure=" EKP_STRUCT_TSS2,
-     ekp_tss2_rsa_decoder_functions, "TSS2 key file to edgekey RSA key"},
+     ekp_tss2_rsa_decoder_functions, "TSS2 key file or EDGEKEY URI to edgekey RSA key"},
     {EKP_KEYMGMT_EC_NAMES, EKP_PROPS ",input=der,structure=" EKP_STRUCT_TSS2,
-     ekp_tss2_ec_decoder_functions, "TSS2 key file to edgekey EC key"},
-    {EKP_KEYMGMT_RSA_NAMES, EKP_PROPS ",input=der,structure=" EKP_STRUCT_URI,
-     ekp_uri_rsa_decoder_functions, "EDGEKEY URI to edgekey RSA key"},
-    {EKP_KEYMGMT_EC_NAMES, EKP_PROPS ",input=der,structure=" EKP_STRUCT_URI,
-     ekp_uri_ec_decoder_functions, "EDGEKEY URI to edgekey EC key"},
+     ekp_tss2_ec_decoder_functions, "TSS2 key file or EDGEKEY URI to edgekey EC key"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -47,6 +47,18 @@ for a in rsa ec; do
     csr_for "ref-$a" "$T/$a.ref.pem" "$T/$a.pub"
 done
 csr_for "handle-rsa" "handle:0x81010011" "$T/rsa-h.pub"
+# The DER form of both key files (TSS2 key and wrapped URI): the same decoder.
+for a in rsa ec; do
+    for f in "$a" "$a.ref"; do
+        sed '/^-----/d' "$T/$f.pem" | base64 -d >"$T/$f.der" || fail "DER of $f.pem"
+        openssl req "${EK_PROV[@]}" -new -keyform DER -key "$T/$f.der" -subj "/CN=der-$f" \
+            -out "$T/der-$f.csr" || fail "req -keyform DER -key $f.der"
+        ekp_verify_csr "$T/der-$f.csr"
+        openssl req -in "$T/der-$f.csr" -pubkey -noout | cmp -s - "$T/$a.pub" ||
+            fail "CSR from $f.der carries another key"
+    done
+done
+pass "TSS2 key file and wrapped URI in DER form (-keyform DER)"
 csr_for "handle-ec" "handle:0x81010012" "$T/ec-h.pub"
 
 # RSA-PSS CSR (salt = digest length) and a self-signed certificate (X509_sign).
