@@ -271,10 +271,20 @@ static int ekp_der_decode(ekp_dec_ctx *d, OSSL_CORE_BIO *cin, ek_alg want, OSSL_
 EKP_KEY_DECODER(ekp_tss2_rsa_decode, ekp_der_decode, EK_ALG_RSA)
 EKP_KEY_DECODER(ekp_tss2_ec_decode, ekp_der_decode, EK_ALG_EC)
 
+/* A TSS2 key file holds a private key: decoders asked for public keys or
+ * parameters only (each certificate's SubjectPublicKeyInfo) skip ours before
+ * making a context for them. */
+static int ekp_dec_does_selection(void *provctx, int selection)
+{
+    (void)provctx;
+    return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+}
+
 #define EKP_DECODER_TABLE(name, decode_fn)                                                         \
     const OSSL_DISPATCH name[] = {                                                                 \
         {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))ekp_dec_newctx},                                \
         {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))ekp_dec_freectx},                              \
+        {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))ekp_dec_does_selection},                \
         {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode_fn},                                     \
         {0, NULL},                                                                                 \
     }
