@@ -6,9 +6,13 @@
  * start: about 80 page faults and several ms of CPU per process for nothing.
  * The core library is therefore linked without them (core/meson.build
  * defines EK_LAZY_LIBS and links with -z defs) and reaches them through the
- * tables below, filled by dlopen() on the first call: tpm2-tss when a key
- * file is decoded or the TPM is connected, p11-kit when a pkcs11: URI is
- * parsed or written.
+ * tables below, filled by dlopen() on the first call, in three sets:
+ * tctildr + mu when a key file is decoded or the TPM is connected (raw
+ * commands need nothing more), esys (with its libtss2-sys) only when a
+ * command still goes through ESYS (the ESYS context is made on first need,
+ * tpm.c), rc only when an error is decoded (Tss2_RC_Decode); p11-kit when a
+ * pkcs11: URI is parsed or written. A sign or a PIN login then never maps
+ * ESYS: ~0.7 ms of dlopen and relocation per process.
  *
  * Using a new tpm2-tss or p11-kit function in core: add it to the list
  * below (the -z defs link of libedgekey-core.so fails until you do). Without
@@ -41,6 +45,8 @@
     X(esys, Esys_TR_SetAuth) X(esys, Esys_TestParms) X(esys, Esys_Unseal)                          \
     X(tctildr, Tss2_TctiLdr_Finalize) X(tctildr, Tss2_TctiLdr_Initialize)                          \
     X(rc, Tss2_RC_Decode)                                                                          \
+    X(mu, Tss2_MU_TPMS_CAPABILITY_DATA_Unmarshal) X(mu, Tss2_MU_TPM2B_DIGEST_Unmarshal)            \
+    X(mu, Tss2_MU_TPMS_TIME_INFO_Unmarshal)                                                        \
     X(mu, Tss2_MU_TPM2B_DIGEST_Marshal) X(mu, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal)              \
     X(mu, Tss2_MU_TPM2B_SENSITIVE_CREATE_Marshal) X(mu, Tss2_MU_TPM2B_DATA_Marshal)                \
     X(mu, Tss2_MU_TPML_PCR_SELECTION_Marshal) X(mu, Tss2_MU_TPM2B_SENSITIVE_DATA_Unmarshal)        \
@@ -70,22 +76,31 @@ typedef struct ek_lazy_p11kit_tab { EK_LAZY_P11KIT_FNS(EK_LAZY_MEMBER) } ek_lazy
 
 #if defined(EK_LAZY_LIBS) || defined(EK_LAZY_IMPL)
 /* Load now (once per process, thread-safe). EK_OK, or EK_ERR_UNSUPPORTED
- * with a message naming the library and the package to install. */
+ * with a message naming the library and the package to install.
+ * tss2: libtss2-tctildr + libtss2-mu; esys: libtss2-esys (+ -sys). */
 ek_rc ek_lazy_tss2_load(void);
+ek_rc ek_lazy_esys_load(void);
 ek_rc ek_lazy_p11kit_load(void);
 extern ek_lazy_tss2_tab ek_lazy_tss2;
 extern ek_lazy_p11kit_tab ek_lazy_p11kit;
 /* For calls that cannot report an error of their own: load or abort with
- * the reason (the libraries are package dependencies of edgekey). */
+ * the reason (the libraries are package dependencies of edgekey). One per
+ * set: tctildr and mu share ek_lazy_tss2_need's. rc never aborts: without
+ * libtss2-rc, Tss2_RC_Decode gives the code in hex. */
 const ek_lazy_tss2_tab *ek_lazy_tss2_need(void);
+const ek_lazy_tss2_tab *ek_lazy_esys_need(void);
+const ek_lazy_tss2_tab *ek_lazy_rc_need(void);
 const ek_lazy_p11kit_tab *ek_lazy_p11kit_need(void);
+#define ek_lazy_tctildr_need ek_lazy_tss2_need
+#define ek_lazy_mu_need ek_lazy_tss2_need
 #else
 static inline ek_rc ek_lazy_tss2_load(void) { return EK_OK; }
+static inline ek_rc ek_lazy_esys_load(void) { return EK_OK; }
 static inline ek_rc ek_lazy_p11kit_load(void) { return EK_OK; }
 #endif
 
 #if defined(EK_LAZY_LIBS) && !defined(EK_LAZY_IMPL)
-#define EK_LAZY_REDIRECT_TSS2(lib, fn) ek_lazy_tss2_need()->fn
+#define EK_LAZY_REDIRECT_TSS2(lib, fn) ek_lazy_##lib##_need()->fn
 #define EK_LAZY_REDIRECT_P11KIT(lib, fn) ek_lazy_p11kit_need()->fn
 /* Each name becomes a call through its table. */
 #define Esys_Create EK_LAZY_REDIRECT_TSS2(esys, Esys_Create)
@@ -113,6 +128,11 @@ static inline ek_rc ek_lazy_p11kit_load(void) { return EK_OK; }
 #define Tss2_TctiLdr_Finalize EK_LAZY_REDIRECT_TSS2(tctildr, Tss2_TctiLdr_Finalize)
 #define Tss2_TctiLdr_Initialize EK_LAZY_REDIRECT_TSS2(tctildr, Tss2_TctiLdr_Initialize)
 #define Tss2_RC_Decode EK_LAZY_REDIRECT_TSS2(rc, Tss2_RC_Decode)
+#define Tss2_MU_TPMS_CAPABILITY_DATA_Unmarshal                                                     \
+    EK_LAZY_REDIRECT_TSS2(mu, Tss2_MU_TPMS_CAPABILITY_DATA_Unmarshal)
+#define Tss2_MU_TPM2B_DIGEST_Unmarshal EK_LAZY_REDIRECT_TSS2(mu, Tss2_MU_TPM2B_DIGEST_Unmarshal)
+#define Tss2_MU_TPMS_TIME_INFO_Unmarshal                                                           \
+    EK_LAZY_REDIRECT_TSS2(mu, Tss2_MU_TPMS_TIME_INFO_Unmarshal)
 #define Tss2_MU_TPM2B_DIGEST_Marshal EK_LAZY_REDIRECT_TSS2(mu, Tss2_MU_TPM2B_DIGEST_Marshal)
 #define Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal                                                     \
     EK_LAZY_REDIRECT_TSS2(mu, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal)

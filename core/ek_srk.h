@@ -10,14 +10,16 @@
 
 /* Make ek_g.srk_pub / ek_g.srk_tpm / ek_g.srk_parent valid: one ReadPublic
  * of the persistent SRK 0x81000001, or (none there) the owner-template
- * primary made now. Does not make the ESYS_TR of a persistent SRK (that
- * is ek_tpm_srk's, when a Load or Create needs it). Starts a TPM that
- * answers TPM_RC_INITIALIZE. Errors: as ek_tpm_srk. */
+ * primary made now with a raw CreatePrimary. Never makes ESYS or the
+ * SRK's ESYS_TR (that is ek_tpm_srk's, for ESYS users). Errors: as
+ * ek_tpm_srk. */
 ek_rc ek_srk_public(void);
 
 /* On an exclusive TCTI (no resource manager), flush the transient objects
- * and loaded sessions a dead process left; once per connection, before the
- * connection holds any of its own (ek_tpm_srk does it first). */
+ * and loaded sessions a dead process left (raw GetCapability + FlushContext,
+ * sparing our own session); once per connection: before the connection's
+ * first object (ek_tpm_before_alloc), or earlier when a StartAuthSession
+ * finds the TPM's memory full. */
 void ek_tpm_flush_leftovers(void);
 /* True once that was done, or if the TCTI needs none (resource manager). */
 bool ek_tpm_leftovers_scanned(void);

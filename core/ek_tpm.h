@@ -1,7 +1,9 @@
 /* edgekey core: the process-wide TPM connection. Core-internal (ESYS types).
  *
- * One ESYS context per process, opened lazily on the first ek_tpm_lock().
- * The lock is a mutex around each key operation. After fork() the child
+ * One TPM connection (a TCTI) per process, opened lazily on the first
+ * ek_tpm_lock(); connecting sends no command. Core sends its commands raw;
+ * an ESYS context is made only for a caller that asks for one (tests,
+ * benchmarks). The lock is a mutex around each key operation. After fork() the child
  * notices the pid change and opens its own connection (the parent's TCTI
  * socket/fd is never used by the child). A TCTI/IO failure marks the
  * connection broken: that operation fails with EK_ERR_CONNECT and the next
@@ -14,8 +16,9 @@
 #include <tss2/tss2_esys.h>
 #include "ek_error.h"
 
-/* Lock the connection (connecting first if needed) and return the context.
- * On failure the lock is NOT held. */
+/* Lock the connection (connecting the TCTI first if needed). With a
+ * non-NULL esys, also make the ESYS context (mapping libtss2-esys on first
+ * use) and return it; NULL costs no ESYS. On failure the lock is NOT held. */
 ek_rc ek_tpm_lock(ESYS_CONTEXT **esys);
 void ek_tpm_unlock(void);
 

@@ -24,7 +24,6 @@
 
 #define EK_SRK_HANDLE 0x81000001u     /* TCG-recommended persistent SRK */
 #define EK_OWNER_PARENT 0x40000001u   /* TPM2_RH_OWNER as a key file parent */
-#define EK_MAX_PERSISTENT_PARENTS 4
 /* Handle ranges. tss2's TPM2_HR_* macros shift a promoted int by 24 (UB
  * for 0x80 and up), so we spell them out. */
 #define EK_HR_MASK 0xff000000u
@@ -44,23 +43,26 @@ typedef struct ek_hsess {
 } ek_hsess;
 
 typedef struct ek_conn {
+    /* Made on first need (ek_tpm_esys_get): a sign or an NV login sends
+     * only raw commands (rawcmd.c) and never maps or initialises ESYS. */
     ESYS_CONTEXT *esys;
-    TSS2_TCTI_CONTEXT *tcti;          /* shared by ESYS and rawcmd.c */
+    TSS2_TCTI_CONTEXT *tcti;          /* shared by ESYS and rawcmd.c; NULL: not connected */
     pid_t pid;                        /* process that opened it */
     bool broken;                      /* TCTI/IO failure seen: reconnect */
     bool stale;                       /* our objects/sessions vanished (TPM reset) */
     bool exclusive;                   /* no resource manager in between */
     bool gdbus;                       /* tabrmd: D-Bus via GLib, not fork-safe */
-    uint32_t slots;                   /* transient object slots */
+    bool scanned;                     /* srk.c: dead processes' leftovers flushed */
+    bool slots_known;                 /* slots read (facts cache or GetCapability) */
+    uint32_t slots;                   /* transient object slots (ek_tpm_slots) */
     /* srk.c */
-    ESYS_TR srk;                      /* storage parent for new keys + salt key */
+    ESYS_TR srk;                      /* ESYS_TR of the SRK, made only when ESYS needs it */
     uint32_t srk_parent;              /* what key files record: 0x81000001 or 0x40000001 */
     bool srk_transient;               /* created by us (flush at disconnect) */
     TPMT_PUBLIC srk_pub;
-    TPM2_HANDLE srk_tpm;              /* TPM handle of srk */
-    ESYS_TR owner_primary;            /* template primary when srk is persistent */
-    struct { uint32_t handle; ESYS_TR tr; } pparents[EK_MAX_PERSISTENT_PARENTS];
-    ESYS_TR esess;                    /* ESYS salted session (Create with auth) */
+    TPM2_HANDLE srk_tpm;              /* TPM handle of the SRK, 0 if not known yet */
+    TPM2_HANDLE owner_tpm;            /* template primary when srk is persistent, or 0 */
+    ESYS_TR esess;                    /* ESYS salted session (ek_tpm_session) */
     ek_hsess hsess;                   /* sess.c */
 } ek_conn;
 
@@ -76,10 +78,10 @@ struct ek_key {
     TPM2B_NAME name;                  /* nameAlg || H(public) */
     TPM2B_AUTH auth;                  /* secret, wiped; guarded by the lock */
     /* load state, lock held */
-    uint64_t gen;                     /* connection generation of tr */
-    ESYS_TR tr;
+    uint64_t gen;                     /* connection generation of tpm_handle */
+    ESYS_TR tr;                       /* ESYS_TR of tpm_handle, made only if asked for */
     TPM2_HANDLE tpm_handle;
-    bool transient;                   /* tr is a transient object we loaded */
+    bool transient;                   /* tpm_handle is a transient object we loaded */
     struct ek_key *lru_prev, *lru_next;
 };
 
@@ -95,16 +97,29 @@ void ek_tpm_mark_stale(void);         /* lock held: objects gone, reconnect */
 ek_rc ek_tpm_recover_locked(void);
 /* True for TCTI-layer and I/O failures (the connection is gone). */
 bool ek_tpm_rc_is_io(TSS2_RC rc);
-/* Flush one handle through SAPI, ignoring errors (lock held). */
+/* Flush one handle with a raw TPM2_FlushContext, ignoring errors (lock held). */
 void ek_tpm_flush_raw(TPM2_HANDLE h);
+/* The ESYS context, made now if this connection has none (lock held):
+ * maps libtss2-esys on first use. Errors: EK_ERR_UNSUPPORTED (library
+ * missing), EK_ERR_CONNECT. ek_tpm_esys: the same, NULL on failure. */
+ek_rc ek_tpm_esys_get(ESYS_CONTEXT **out);
+ESYS_CONTEXT *ek_tpm_esys(void);
 
 /* ---- srk.c (lock held) ---- */
-/* ESYS_TR of the parent a key file names (0x40000001 or 0x81xxxxxx). */
-ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out);
-/* Forget (talk: flush) SRK, template primary, parents and ESYS session. */
+/* TPM handle of the parent a key file names (0x40000001: the template
+ * primary, made now if needed; 0x81xxxxxx: the handle itself, checked by
+ * the Load that uses it). */
+ek_rc ek_tpm_parent(uint32_t parent, TPM2_HANDLE *out);
+/* Forget (talk: flush) SRK, template primary and ESYS session. */
 void ek_srk_forget(bool talk);
 /* Transient primaries we hold (they use object slots too). */
 unsigned ek_srk_transient_count(void);
+/* Before this connection's first object (Load, Create, CreatePrimary): on
+ * an exclusive TCTI flush what dead processes left (ek_srk.h). Called by
+ * ek_slots_reserve. */
+void ek_tpm_before_alloc(void);
+/* Transient object slots of an exclusive TPM: facts cache, else read now. */
+uint32_t ek_tpm_slots(void);
 
 /* ---- rawcmd.c (lock held) ---- */
 typedef struct ek_raw_rsp {
@@ -121,6 +136,16 @@ typedef struct ek_raw_rsp {
 TSS2_RC ek_raw_exec(TPM2_CC cc, const TPM2_HANDLE *h, size_t nh, const TPMS_AUTH_COMMAND *auth,
                     const uint8_t *params, size_t plen, size_t nrh, ek_raw_rsp *out);
 TSS2_RC ek_raw_read_public(TPM2_HANDLE h, TPM2B_PUBLIC *pub, TPM2B_NAME *name);
+/* TPM2_GetCapability (first batch only; *more may be NULL). */
+TSS2_RC ek_raw_get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA *out,
+                       bool *more);
+/* TPM2_Load under parent (empty auth, password session): *out is the handle. */
+TSS2_RC ek_raw_load(TPM2_HANDLE parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+                    TPM2_HANDLE *out);
+/* TPM2_CreatePrimary in the owner hierarchy (empty auth and sensitive). */
+TSS2_RC ek_raw_create_primary(const TPM2B_PUBLIC *tmpl, TPM2_HANDLE *out, TPM2B_PUBLIC *pub);
+/* TPM2_EvictControl by the owner (empty auth): obj persistent <-> transient. */
+TSS2_RC ek_raw_evict(TPM2_HANDLE obj, TPM2_HANDLE persistent);
 
 /* ---- sess.c (lock held) ---- */
 /* Run one command with one authorised handle h (name, auth) and the
@@ -134,6 +159,8 @@ void ek_hsess_forget(bool talk);
 /* TPM2_StartAuthSession salted with the SRK (ek_g.srk_pub / srk_tpm must be
  * set), HMAC, SHA-256, AES-128-CFB: *handle, the TPM's nonce and the 32-byte
  * session key. TSS2_ESYS_RC_GENERAL_FAILURE when software crypto failed.
+ * If the TPM's session or object memory is full and this connection has not
+ * scanned yet, flushes dead processes' leftovers and tries once more.
  * Shared by the core's long-lived session and token_nv.c's one-shot ones. */
 TSS2_RC ek_sess_start_salted(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t key[32]);
 /* The same with parameter encryption (AES-128-CFB, Part 1 21.3) of the first
@@ -147,7 +174,8 @@ ek_rc ek_sess_run_enc(TPM2_CC cc, TPM2_HANDLE h, const TPM2B_NAME *name, const T
                       const char *what, TSS2_RC *tpm_rc);
 
 /* ---- seccmd.c (lock held): commands carrying secrets, through sess.c ---- */
-/* TPM2_Create under the SRK with inSensitive encrypted. */
+/* TPM2_Create under the SRK: inSensitive encrypted through the salted
+ * session if it holds an auth value or data, else the password session. */
 ek_rc ek_sess_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
                      TPM2B_PRIVATE *priv, TPM2B_PUBLIC *pub, const char *what, TSS2_RC *tpm_rc);
 /* TPM2_Unseal of the loaded object h (public area pub) with outData
@@ -156,9 +184,16 @@ ek_rc ek_sess_unseal(TPM2_HANDLE h, const TPMT_PUBLIC *pub, const TPM2B_AUTH *au
                      TPM2B_SENSITIVE_DATA *out, const char *what, TSS2_RC *tpm_rc);
 
 /* ---- keyload.c (lock held) ---- */
-/* Make the key usable now: load it (evicting the least recently used key
- * when slots run short) or resolve its persistent handle. */
+/* Make the key usable now (key->tpm_handle): load it with a raw TPM2_Load
+ * (evicting the least recently used key when slots run short) or resolve
+ * its persistent handle. tr non-NULL: also its ESYS_TR (makes ESYS; only
+ * for ESYS users such as the benchmarks; persistent keys: ESYS_TR_NONE). */
 ek_rc ek_key_use(ek_key *key, ESYS_TR *tr);
+/* Raw TPM2_Load of a blob under the parent a file names, making room
+ * first; errors start with what; *tpm_rc (may be NULL) gets the TPM's
+ * answer. The caller flushes *out (or keeps it in the key cache). */
+ek_rc ek_load_under(uint32_t parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+                    const char *what, TPM2_HANDLE *out, TSS2_RC *tpm_rc);
 /* Evict LRU keys until n more transient objects fit. */
 void ek_slots_reserve(unsigned n);
 /* Forget every loaded key (talk: flush them first). */

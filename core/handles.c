@@ -34,29 +34,27 @@ static void describe(ek_persistent *p, const TPMT_PUBLIC *pub)
 }
 
 /* The handles, with the lock held. */
-static ek_rc collect(ESYS_CONTEXT *esys, ek_persistent **out, size_t *n)
+static ek_rc collect(ek_persistent **out, size_t *n)
 {
     TPM2_HANDLE next = EK_HR_PERSISTENT;
-    TPMI_YES_NO more = TPM2_YES;
+    bool more = true;
     size_t cap = 0;
-    while (more == TPM2_YES) {
-        TPMS_CAPABILITY_DATA *cd = NULL;
-        ek_rc r = ek_tpm_rc(Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                               TPM2_CAP_HANDLES, next, 64, &more, &cd),
+    TPMS_CAPABILITY_DATA cd;
+    while (more) {
+        ek_rc r = ek_tpm_rc(ek_raw_get_cap(TPM2_CAP_HANDLES, next, 64, &cd, &more),
                             "listing persistent handles (TPM2_GetCapability)");
         if (r != EK_OK)
             return r;
-        const TPML_HANDLE *hl = &cd->data.handles;
+        const TPML_HANDLE *hl = &cd.data.handles;
         for (UINT32 i = 0; i < hl->count; i++) {
             if ((hl->handle[i] & EK_HR_MASK) != EK_HR_PERSISTENT) {
-                more = TPM2_NO;
+                more = false;
                 break;
             }
             if (*n == cap) {
                 size_t nc = cap ? 2 * cap : 16;
                 ek_persistent *v = realloc(*out, nc * sizeof(*v));
                 if (!v) {
-                    Esys_Free(cd);
                     return ek_error(EK_ERR_NOMEM, "out of memory listing persistent handles");
                 }
                 *out = v;
@@ -75,23 +73,21 @@ static ek_rc collect(ESYS_CONTEXT *esys, ek_persistent **out, size_t *n)
                 snprintf(p->type, sizeof(p->type), "?");
         }
         if (hl->count == 0)
-            more = TPM2_NO;
-        Esys_Free(cd);
+            more = false;
     }
     return EK_OK;
 }
 
 ek_rc ek_tpm_persistent_list(ek_persistent **out, size_t *n)
 {
-    ESYS_CONTEXT *esys;
     if (!out || !n)
         return ek_error(EK_ERR_INVALID, "persistent handles: no output");
     *out = NULL;
     *n = 0;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL); /* raw commands only */
     if (r != EK_OK)
         return r;
-    r = collect(esys, out, n);
+    r = collect(out, n);
     ek_tpm_unlock();
     if (r != EK_OK) {
         free(*out);

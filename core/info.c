@@ -1,17 +1,18 @@
 /* edgekey core: what the TPM is (ek_info.h), for `edgekey info` and the
  * PKCS#11 token info. A handful of GetCapability calls and three TestParms
- * (RSA key sizes), only when asked: never on the signing path. */
+ * (RSA key sizes), only when asked: never on the signing path. Raw commands
+ * (rawcmd.c): reading the facts makes no ESYS context. */
 #include <string.h>
+
+#include <tss2/tss2_mu.h>
 
 #include "ek_info.h"
 #include "ek_log.h"
 #include "ek_tpm_int.h"
 
-static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA **out)
+static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA *out)
 {
-    TPMI_YES_NO more;
-    return Esys_GetCapability(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
-                              count, &more, out);
+    return ek_raw_get_cap(cap, prop, count, out, NULL);
 }
 
 static void put_chars(char *dst, uint32_t v)
@@ -55,12 +56,11 @@ static TSS2_RC read_props(ek_tpm_info *o)
 {
     static const TPM2_PT ranges[][2] = {{TPM2_PT_FIXED, 64}, {TPM2_PT_VAR, 32}};
     for (size_t r = 0; r < 2; r++) {
-        TPMS_CAPABILITY_DATA *cap = NULL;
+        TPMS_CAPABILITY_DATA cap;
         TSS2_RC rc = get_cap(TPM2_CAP_TPM_PROPERTIES, ranges[r][0], ranges[r][1], &cap);
-        for (UINT32 i = 0; !rc && i < cap->data.tpmProperties.count; i++)
-            fixed_prop(o, cap->data.tpmProperties.tpmProperty[i].property,
-                       cap->data.tpmProperties.tpmProperty[i].value);
-        Esys_Free(cap);
+        for (UINT32 i = 0; !rc && i < cap.data.tpmProperties.count; i++)
+            fixed_prop(o, cap.data.tpmProperties.tpmProperty[i].property,
+                       cap.data.tpmProperties.tpmProperty[i].value);
         if (rc)
             return rc;
     }
@@ -69,53 +69,46 @@ static TSS2_RC read_props(ek_tpm_info *o)
 
 static TSS2_RC read_algs(ek_tpm_info *o, bool *rsa)
 {
-    TPMS_CAPABILITY_DATA *cap = NULL;
+    TPMS_CAPABILITY_DATA cap;
     TSS2_RC rc = get_cap(TPM2_CAP_ALGS, TPM2_ALG_FIRST, 64, &cap);
-    for (UINT32 i = 0; !rc && i < cap->data.algorithms.count; i++) {
-        TPM2_ALG_ID a = cap->data.algorithms.algProperties[i].alg;
+    for (UINT32 i = 0; !rc && i < cap.data.algorithms.count; i++) {
+        TPM2_ALG_ID a = cap.data.algorithms.algProperties[i].alg;
         *rsa = *rsa || a == TPM2_ALG_RSA;
         o->alg_pss = o->alg_pss || a == TPM2_ALG_RSAPSS;
     }
-    Esys_Free(cap);
-    cap = NULL;
     if (!rc)
         rc = get_cap(TPM2_CAP_ECC_CURVES, TPM2_ECC_NONE, 64, &cap);
-    for (UINT32 i = 0; !rc && i < cap->data.eccCurves.count; i++) {
-        o->alg_p256 = o->alg_p256 || cap->data.eccCurves.eccCurves[i] == TPM2_ECC_NIST_P256;
-        o->alg_p384 = o->alg_p384 || cap->data.eccCurves.eccCurves[i] == TPM2_ECC_NIST_P384;
+    for (UINT32 i = 0; !rc && i < cap.data.eccCurves.count; i++) {
+        o->alg_p256 = o->alg_p256 || cap.data.eccCurves.eccCurves[i] == TPM2_ECC_NIST_P256;
+        o->alg_p384 = o->alg_p384 || cap.data.eccCurves.eccCurves[i] == TPM2_ECC_NIST_P384;
     }
-    Esys_Free(cap);
     return rc;
 }
 
-/* TestParms: an error answer (VALUE, KEY_SIZE) just means "no". */
+/* TestParms: an error answer (VALUE, KEY_SIZE) just means "no". The
+ * TPMT_PUBLIC_PARMS: type RSA, symmetric NULL, scheme NULL, keyBits,
+ * exponent 0 (rawcmd.c marks the connection broken on I/O errors). */
 static bool rsa_size_ok(uint16_t bits)
 {
-    TPMT_PUBLIC_PARMS p = {.type = TPM2_ALG_RSA};
-    p.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
-    p.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-    p.parameters.rsaDetail.keyBits = bits;
-    TSS2_RC rc = Esys_TestParms(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p);
-    if (rc && ek_tpm_rc_is_io(rc))
-        ek_tpm_mark_broken();
-    return rc == TSS2_RC_SUCCESS;
+    const uint8_t p[12] = {0x00, 0x01, 0x00, 0x10, 0x00, 0x10, (uint8_t)(bits >> 8),
+                           (uint8_t)bits, 0, 0, 0, 0};
+    ek_raw_rsp rsp;
+    return ek_raw_exec(TPM2_CC_TestParms, NULL, 0, NULL, p, sizeof(p), 0, &rsp) ==
+           TSS2_RC_SUCCESS;
 }
 
 static TSS2_RC srk_persistent(bool *present)
 {
-    TPMS_CAPABILITY_DATA *cap = NULL;
+    TPMS_CAPABILITY_DATA cap;
     TSS2_RC rc = get_cap(TPM2_CAP_HANDLES, EK_SRK_HANDLE, 1, &cap);
-    *present = !rc && cap->data.handles.count >= 1 &&
-               cap->data.handles.handle[0] == EK_SRK_HANDLE;
-    Esys_Free(cap);
+    *present = !rc && cap.data.handles.count >= 1 && cap.data.handles.handle[0] == EK_SRK_HANDLE;
     return rc;
 }
 
 ek_rc ek_tpm_get_info(ek_tpm_info *out)
 {
     memset(out, 0, sizeof(*out));
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
     bool rsa = false;
@@ -161,21 +154,23 @@ ek_rc ek_tpm_probe_pss(ek_pss_salt *out)
 ek_rc ek_tpm_read_clock(ek_tpm_clock *out)
 {
     memset(out, 0, sizeof(*out));
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
-    TPMS_TIME_INFO *ti = NULL;
+    TPMS_TIME_INFO ti = {0};
+    ek_raw_rsp rsp;
+    size_t off = 0;
     /* No session: ReadClock takes none and its answer is public. */
-    TSS2_RC rc = Esys_ReadClock(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti);
-    if (!rc && ti) {
-        out->clock_ms = ti->clockInfo.clock;
-        out->time_ms = ti->time;
-        out->reset_count = ti->clockInfo.resetCount;
-        out->restart_count = ti->clockInfo.restartCount;
-        out->safe = ti->clockInfo.safe == TPM2_YES;
+    TSS2_RC rc = ek_raw_exec(TPM2_CC_ReadClock, NULL, 0, NULL, NULL, 0, 0, &rsp);
+    if (!rc)
+        rc = Tss2_MU_TPMS_TIME_INFO_Unmarshal(rsp.params, rsp.plen, &off, &ti);
+    if (!rc) {
+        out->clock_ms = ti.clockInfo.clock;
+        out->time_ms = ti.time;
+        out->reset_count = ti.clockInfo.resetCount;
+        out->restart_count = ti.clockInfo.restartCount;
+        out->safe = ti.clockInfo.safe == TPM2_YES;
     }
-    Esys_Free(ti);
     r = ek_tpm_rc(rc, "reading the TPM clock (TPM2_ReadClock)");
     ek_tpm_unlock();
     return r;

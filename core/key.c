@@ -90,8 +90,7 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     if (!persistent_range(handle))
         return ek_error(EK_ERR_INVALID, "handle:0x%08x is not a persistent handle; use "
                         "0x81000000..0x81ffffff", handle);
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
     TPM2B_PUBLIC pub = {0};

@@ -4,7 +4,8 @@
  * sensitiveDataOrigin|userWithAuth, with scheme NULL so the signer picks
  * PKCS#1, PSS or ECDSA per signature. An auth value travels in the sensitive
  * area of TPM2_Create, so that command then goes through the salted session
- * with parameter encryption (TPMA_SESSION_DECRYPT). */
+ * with parameter encryption (TPMA_SESSION_DECRYPT). TPM2_Create and
+ * TPM2_EvictControl are raw commands (seccmd.c, rawcmd.c): no ESYS. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "ek_config.h"
 #include "ek_log.h"
 #include "ek_policy.h"
+#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
 #define KEY_ATTRS                                                                           \
@@ -39,48 +41,34 @@ static void key_template(const ek_keygen_spec *spec, TPM2B_PUBLIC *t)
     }
 }
 
+/* An auth value goes through our salted session, encrypted (seccmd.c);
+ * ESYS's salted session would need an ENGINE-free OpenSSL, which a process
+ * with a default ENGINE does not have. Without one, the password session. */
 static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
                     TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent)
 {
-    ESYS_CONTEXT *esys;
-    ESYS_TR srk, sess = ESYS_TR_PASSWORD;
     TPM2B_PUBLIC tmpl;
-    TPM2B_DATA outside = {0};
-    TPML_PCR_SELECTION pcrs = {0};
     char what[96];
     snprintf(what, sizeof(what), "creating a %s key (TPM2_Create)",
              ek_alg_name(spec->alg, spec->bits, spec->curve));
     key_template(spec, &tmpl);
-    ek_rc r = ek_tpm_lock(&esys);
+    *priv = calloc(1, sizeof(**priv));
+    *pub = calloc(1, sizeof(**pub));
+    if (!*priv || !*pub)
+        return ek_error(EK_ERR_NOMEM, "%s: out of memory", what);
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
-    r = ek_tpm_srk(&srk);
-    if (r == EK_OK && sens->sensitive.userAuth.size) {
-        /* The auth value goes through our salted session, encrypted
-         * (seccmd.c); ESYS's salted session would need an ENGINE-free
-         * OpenSSL, which a process with a default ENGINE does not have. */
+    r = ek_srk_public();
+    if (r == EK_OK) {
         ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
-        *priv = calloc(1, sizeof(**priv));
-        *pub = calloc(1, sizeof(**pub));
-        r = (*priv && *pub) ? ek_sess_create(sens, &tmpl, *priv, *pub, what, NULL)
-                            : ek_error(EK_ERR_NOMEM, "%s: out of memory", what);
-        if (r == EK_ERR_UNSUPPORTED)
-            r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
-                         "(see `edgekey info`)", what,
-                         ek_alg_name(spec->alg, spec->bits, spec->curve));
-        *parent = ek_g.srk_parent;
-    } else if (r == EK_OK) {
-        ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
-        TSS2_RC rc = Esys_Create(esys, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, &tmpl,
-                                 &outside, &pcrs, priv, pub, NULL, NULL, NULL);
-        r = ek_tpm_rc(rc, what);
-        if (r == EK_ERR_UNSUPPORTED)
-            r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
-                         "(see `edgekey info`)", what,
-                         ek_alg_name(spec->alg, spec->bits, spec->curve));
+        r = ek_sess_create(sens, &tmpl, *priv, *pub, what, NULL);
         *parent = ek_g.srk_parent;
     }
     ek_tpm_unlock();
+    if (r == EK_ERR_UNSUPPORTED)
+        r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
+                     "(see `edgekey info`)", what, ek_alg_name(spec->alg, spec->bits, spec->curve));
     return r;
 }
 
@@ -124,8 +112,8 @@ ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out)
         if (r == EK_OK)
             r = ek_key_set_auth(k, spec->auth, spec->auth_len);
     }
-    Esys_Free(priv);
-    Esys_Free(pub);
+    free(priv);
+    free(pub);
     if (r != EK_OK) {
         ek_key_free(k);
         return r;
@@ -152,9 +140,7 @@ ek_rc ek_key_persist(ek_key *key, uint32_t handle)
         r = ek_error(EK_ERR_EXISTS, "the key is already persistent at 0x%08x", key->handle);
     if (r != EK_OK)
         return r;
-    ESYS_CONTEXT *esys;
-    ESYS_TR tr, ptr = ESYS_TR_NONE;
-    if ((r = ek_tpm_lock(&esys)) != EK_OK)
+    if ((r = ek_tpm_lock(NULL)) != EK_OK)
         return r;
     TPM2B_PUBLIC taken;
     TPM2B_NAME tname;
@@ -162,16 +148,13 @@ ek_rc ek_key_persist(ek_key *key, uint32_t handle)
         r = ek_error(EK_ERR_EXISTS, "persistent handle 0x%08x is already taken; evict it first "
                      "or choose another handle", handle);
     if (r == EK_OK)
-        r = ek_key_use(key, &tr);
+        r = ek_key_use(key, NULL);
     if (r == EK_OK) {
-        TSS2_RC rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, handle, &ptr);
         char what[80];
         snprintf(what, sizeof(what), "making the key persistent at 0x%08x", handle);
-        r = ek_tpm_rc(rc, what);
+        r = ek_tpm_rc(ek_raw_evict(key->tpm_handle, handle), what);
     }
     if (r == EK_OK) {
-        Esys_TR_Close(esys, &ptr);
         ek_key_unload_locked(key); /* the persistent copy serves from now on */
         key->handle = handle;
     }
@@ -184,32 +167,21 @@ ek_rc ek_key_evict_handle(uint32_t handle)
     ek_rc r = check_handle(handle);
     if (r != EK_OK)
         return r;
-    ESYS_CONTEXT *esys;
-    ESYS_TR tr = ESYS_TR_NONE, out = ESYS_TR_NONE;
-    if ((r = ek_tpm_lock(&esys)) != EK_OK)
+    if ((r = ek_tpm_lock(NULL)) != EK_OK)
         return r;
     TPM2B_PUBLIC pub;
     TPM2B_NAME name;
     TSS2_RC rc = ek_raw_read_public(handle, &pub, &name); /* quiet existence check */
-    if (!rc)
-        rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
     if (rc) {
         r = ek_tpm_rc(rc, "reading the persistent key");
         if (r == EK_ERR_NOT_FOUND || r == EK_ERR_TPM)
             r = ek_error(EK_ERR_NOT_FOUND, "no persistent object at 0x%08x", handle);
     } else {
-        bool parent = handle == ek_g.srk_parent;
-        for (size_t i = 0; i < EK_MAX_PERSISTENT_PARENTS; i++)
-            parent = parent || ek_g.pparents[i].handle == handle;
-        if (parent) /* we hold it as a parent: forget those before it goes */
+        if (handle == ek_g.srk_parent) /* our SRK: forget it before it goes */
             ek_srk_forget(true);
-        rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                               ESYS_TR_NONE, handle, &out);
         char what[80];
         snprintf(what, sizeof(what), "evicting the persistent key 0x%08x", handle);
-        r = ek_tpm_rc(rc, what);
-        if (rc)
-            Esys_TR_Close(esys, &tr);
+        r = ek_tpm_rc(ek_raw_evict(handle, handle), what);
     }
     ek_tpm_unlock();
     return r;

@@ -7,7 +7,10 @@
  * bounded by the slots left after the transient primaries; the oldest key is
  * flushed when another must load, and reloads from its blob on its next use.
  * Behind a resource manager the bound is generous (the RM swaps). Handles
- * go stale when the connection is re-opened; the generation tells. */
+ * go stale when the connection is re-opened; the generation tells.
+ *
+ * Loading is a raw TPM2_Load (rawcmd.c) and signing a raw TPM2_Sign
+ * (sign.c): a key's ESYS_TR is made only for a caller that asks for it. */
 #include "ek_log.h"
 #include "ek_tpm_int.h"
 
@@ -54,25 +57,39 @@ static unsigned key_budget(void)
 {
     if (!ek_g.exclusive)
         return RM_MAX_LOADED;
-    unsigned parents = ek_srk_transient_count();
-    return ek_g.slots > parents + 1 ? ek_g.slots - parents : 1;
+    unsigned parents = ek_srk_transient_count(), slots = ek_tpm_slots();
+    return slots > parents + 1 ? slots - parents : 1;
+}
+
+/* Forget a key's ESYS_TR, if one was made (no TPM command). */
+static void close_tr(ek_key *key, bool same_conn)
+{
+    if (key->tr != ESYS_TR_NONE && same_conn && ek_g.esys)
+        Esys_TR_Close(ek_g.esys, &key->tr);
+    key->tr = ESYS_TR_NONE;
+}
+
+static void forget_load(ek_key *key, bool same_conn)
+{
+    close_tr(key, same_conn);
+    lru_remove(key);
+    key->transient = false;
+    key->tpm_handle = 0;
 }
 
 void ek_key_unload_locked(ek_key *key)
 {
-    if (key->transient && key->gen == ek_tpm_generation() && ek_tpm_connected()) {
-        TSS2_RC rc = Esys_FlushContext(ek_g.esys, key->tr);
-        if (rc && ek_tpm_rc_is_io(rc))
-            ek_tpm_mark_broken();
-    }
-    lru_remove(key);
-    key->transient = false;
-    key->tr = ESYS_TR_NONE;
-    key->tpm_handle = 0;
+    bool live = key->gen == ek_tpm_generation() && ek_tpm_connected();
+    if (key->transient && live)
+        ek_tpm_flush_raw(key->tpm_handle);
+    forget_load(key, live);
 }
 
+/* Before each of our objects: the first one's leftover scan, then LRU
+ * eviction down to the slots left. */
 void ek_slots_reserve(unsigned n)
 {
+    ek_tpm_before_alloc();
     while (lru_tail && lru_n + n > key_budget()) {
         ek_log(EK_LOG_DEBUG, "evicting the least recently used key to free a TPM slot");
         ek_key_unload_locked(lru_tail);
@@ -88,35 +105,67 @@ void ek_keys_forget(bool talk)
 {
     while (lru_head) {
         ek_key *k = lru_head;
-        if (talk && k->transient && k->gen == ek_tpm_generation())
-            Esys_FlushContext(ek_g.esys, k->tr);
-        lru_remove(k);
-        k->transient = false;
-        k->tr = ESYS_TR_NONE;
-        k->tpm_handle = 0;
+        bool live = talk && k->gen == ek_tpm_generation();
+        if (live && k->transient)
+            ek_tpm_flush_raw(k->tpm_handle);
+        forget_load(k, live);
     }
 }
 
-static TSS2_RC load(ek_key *key, ESYS_TR parent)
+static bool rc_is_handle(TSS2_RC rc)
 {
-    TSS2_RC rc = Esys_Load(ek_g.esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                           &key->kf.priv, &key->kf.pub, &key->tr);
+    return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
+           (rc & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_HANDLE;
+}
+
+ek_rc ek_load_under(uint32_t parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+                    const char *what, TPM2_HANDLE *out, TSS2_RC *tpm_rc)
+{
+    TPM2_HANDLE ph;
+    ek_rc r = ek_tpm_parent(parent, &ph);
+    if (r != EK_OK)
+        return r;
+    ek_slots_reserve(1);
+    TSS2_RC rc = ek_raw_load(ph, priv, pub, out);
     if ((rc & 0xfff) == TPM2_RC_OBJECT_MEMORY && lru_tail) {
         /* someone else holds a slot (e.g. a sealed object): make more room */
         ek_key_unload_locked(lru_tail);
-        rc = Esys_Load(ek_g.esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                       &key->kf.priv, &key->kf.pub, &key->tr);
+        rc = ek_raw_load(ph, priv, pub, out);
     }
-    return rc;
+    if (tpm_rc)
+        *tpm_rc = rc;
+    if (rc && rc_is_handle(rc) && (ph & EK_HR_MASK) == EK_HR_PERSISTENT)
+        return ek_error(EK_ERR_NOT_FOUND, "the key's parent 0x%08x is not in this TPM; the key "
+                        "belongs to another TPM or its parent was evicted", ph);
+    return ek_tpm_rc(rc, what);
 }
 
-ek_rc ek_key_use(ek_key *key, ESYS_TR *tr)
+/* The ESYS_TR of a loaded or persistent key, for ESYS users (makes ESYS). */
+static ek_rc key_tr(ek_key *key, ESYS_TR *tr)
+{
+    ESYS_CONTEXT *esys;
+    ek_rc r = EK_OK;
+    if (key->handle) {
+        *tr = ESYS_TR_NONE; /* persistent: callers go by handle */
+        return EK_OK;
+    }
+    if (key->tr == ESYS_TR_NONE && (r = ek_tpm_esys_get(&esys)) == EK_OK) {
+        TSS2_RC rc = Esys_TR_FromTPMPublic(esys, key->tpm_handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           ESYS_TR_NONE, &key->tr);
+        if (rc)
+            key->tr = ESYS_TR_NONE;
+        r = ek_tpm_rc(rc, "reading the loaded key (ESYS_TR)");
+    }
+    *tr = key->tr;
+    return r;
+}
+
+static ek_rc use_locked(ek_key *key)
 {
     uint64_t gen = ek_tpm_generation();
     if (key->handle) { /* persistent: nothing to load */
         key->tpm_handle = key->handle;
         key->gen = gen;
-        *tr = ESYS_TR_NONE;
         return EK_OK;
     }
     if (key->transient && key->gen == gen) {
@@ -124,30 +173,25 @@ ek_rc ek_key_use(ek_key *key, ESYS_TR *tr)
             lru_remove(key);
             lru_push_front(key);
         }
-        *tr = key->tr;
         return EK_OK;
     }
-    lru_remove(key); /* stale entry from an earlier connection, if any */
-    key->transient = false;
-    ESYS_TR parent;
-    ek_rc r = ek_tpm_parent(key->kf.parent, &parent);
+    forget_load(key, false); /* stale entry from an earlier connection, if any */
+    TPM2_HANDLE h = 0;
+    ek_rc r = ek_load_under(key->kf.parent, &key->kf.priv, &key->kf.pub,
+                            "loading the key into the TPM (TPM2_Load)", &h, NULL);
     if (r != EK_OK)
         return r;
-    ek_slots_reserve(1);
-    TSS2_RC rc = load(key, parent);
-    if (rc)
-        return ek_tpm_rc(rc, "loading the key into the TPM (TPM2_Load)");
-    rc = Esys_TR_GetTpmHandle(ek_g.esys, key->tr, &key->tpm_handle);
-    if (rc) {
-        Esys_FlushContext(ek_g.esys, key->tr);
-        key->tr = ESYS_TR_NONE;
-        return ek_tpm_rc(rc, "reading the loaded key's handle");
-    }
+    key->tpm_handle = h;
     key->gen = gen;
     key->transient = true;
     lru_push_front(key);
-    *tr = key->tr;
     return EK_OK;
+}
+
+ek_rc ek_key_use(ek_key *key, ESYS_TR *tr)
+{
+    ek_rc r = use_locked(key);
+    return r == EK_OK && tr ? key_tr(key, tr) : r;
 }
 
 void ek_key_unload(ek_key *key)

@@ -4,7 +4,8 @@
  * have mapped at start, only later, and without adding their symbols to the
  * process's global scope. If the application already has them loaded (say
  * tpm2-openssl in the same process), dlopen hands back those. They are never
- * closed: an ESYS context or a TCTI may outlive any point where we could. */
+ * closed: an ESYS context or a TCTI may outlive any point where we could.
+ * The tpm2-tss libraries come in three sets (ek_lazy.h), each loaded once. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +33,11 @@ typedef struct lazy_set {
     char why[512];
 } lazy_set;
 
+/* tss2: the TCTI loader and tss2-mu, all a raw command needs; esys: only for
+ * the commands still sent through ESYS; rc: only to decode an error. */
 static lazy_set tss2_set = {.once = PTHREAD_ONCE_INIT};
+static lazy_set esys_set = {.once = PTHREAD_ONCE_INIT};
+static lazy_set rc_set = {.once = PTHREAD_ONCE_INIT};
 static lazy_set p11kit_set = {.once = PTHREAD_ONCE_INIT};
 
 static void *open_lib(lazy_set *s, int lib)
@@ -44,31 +49,60 @@ static void *open_lib(lazy_set *s, int lib)
     return h;
 }
 
-/* POSIX: a function pointer is stored through a void * view of it. */
+/* POSIX: a function pointer is stored through a void * view of it. Only
+ * the functions of the libraries in the set (mask) are resolved. */
 #define LAZY_SYM(tab, lib, fn)                                                                     \
-    if (ok && !(*(void **)&tab.fn = dlsym(h[LIB_##lib], #fn))) {                                   \
+    if (ok && (mask & (1u << LIB_##lib)) &&                                                        \
+        !(*(void **)&tab.fn = dlsym(h[LIB_##lib], #fn))) {                                         \
         snprintf(set->why, sizeof(set->why), "%s lacks %s; edgekey needs a newer one",             \
                  sonames[LIB_##lib], #fn);                                                         \
         ok = false;                                                                                \
     }
 
-static void load_tss2(void)
+static bool load_tss2_libs(lazy_set *set, unsigned mask)
 {
-    lazy_set *set = &tss2_set;
     void *h[LIB_N] = {NULL};
     bool ok = true;
-    for (int i = LIB_esys; i <= LIB_mu && ok; i++)
-        ok = (h[i] = open_lib(set, i)) != NULL;
+    for (int i = 0; i < LIB_N && ok; i++)
+        if (mask & (1u << i))
+            ok = (h[i] = open_lib(set, i)) != NULL;
 #define X(lib, fn) LAZY_SYM(ek_lazy_tss2, lib, fn)
     EK_LAZY_TSS2_FNS(X)
 #undef X
-    atomic_store(&set->ok, ok);
+    return ok;
+}
+
+static void load_tss2(void)
+{
+    atomic_store(&tss2_set.ok,
+                 load_tss2_libs(&tss2_set, 1u << LIB_tctildr | 1u << LIB_mu));
+}
+
+static void load_esys(void)
+{
+    atomic_store(&esys_set.ok, load_tss2_libs(&esys_set, 1u << LIB_esys));
+}
+
+/* Without libtss2-rc an error still reads: the code in hex. */
+static const char *rc_hex(TSS2_RC rc)
+{
+    static _Thread_local char buf[32];
+    snprintf(buf, sizeof(buf), "TSS2 rc 0x%08x", rc);
+    return buf;
+}
+
+static void load_rc(void)
+{
+    if (!load_tss2_libs(&rc_set, 1u << LIB_rc))
+        ek_lazy_tss2.Tss2_RC_Decode = rc_hex;
+    atomic_store(&rc_set.ok, true);
 }
 
 static void load_p11kit(void)
 {
     lazy_set *set = &p11kit_set;
     void *h[LIB_N] = {NULL};
+    unsigned mask = 1u << LIB_p11kit;
     bool ok = (h[LIB_p11kit] = open_lib(set, LIB_p11kit)) != NULL;
 #define X(lib, fn) LAZY_SYM(ek_lazy_p11kit, lib, fn)
     EK_LAZY_P11KIT_FNS(X)
@@ -91,6 +125,13 @@ ek_rc ek_lazy_tss2_load(void)
                : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", tss2_set.why);
 }
 
+ek_rc ek_lazy_esys_load(void)
+{
+    return ensure(&esys_set, load_esys)
+               ? EK_OK
+               : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", esys_set.why);
+}
+
 ek_rc ek_lazy_p11kit_load(void)
 {
     return ensure(&p11kit_set, load_p11kit)
@@ -108,6 +149,19 @@ const ek_lazy_tss2_tab *ek_lazy_tss2_need(void)
 {
     if (!ensure(&tss2_set, load_tss2))
         die("tpm2-tss", tss2_set.why);
+    return &ek_lazy_tss2;
+}
+
+const ek_lazy_tss2_tab *ek_lazy_esys_need(void)
+{
+    if (!ensure(&esys_set, load_esys))
+        die("tpm2-tss", esys_set.why);
+    return &ek_lazy_tss2;
+}
+
+const ek_lazy_tss2_tab *ek_lazy_rc_need(void)
+{
+    ensure(&rc_set, load_rc);
     return &ek_lazy_tss2;
 }
 

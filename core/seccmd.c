@@ -1,6 +1,8 @@
 /* edgekey core: the TPM commands that carry secrets - TPM2_Create with an
  * auth value or sealed data, TPM2_Unseal - through our own salted session
- * (sess.c) with parameter encryption, instead of an ESYS salted session.
+ * (sess.c) with parameter encryption, instead of an ESYS salted session
+ * (TPM2_Create of a key without an auth value goes the same raw way, with
+ * the password session).
  *
  * Why not ESYS: tpm2-tss 3.2.1 makes the ephemeral ECDH key of its salted
  * sessions with EVP_PKEY_CTX_new_id(EVP_PKEY_EC), which OpenSSL 3.0 hands
@@ -12,19 +14,23 @@
 
 #include <openssl/crypto.h>
 
+#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
+/* Nothing secret in sens (no auth value, no data): the password session,
+ * which starts no session and computes nothing. */
 ek_rc ek_sess_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
                      TPM2B_PRIVATE *priv, TPM2B_PUBLIC *pub, const char *what, TSS2_RC *tpm_rc)
 {
-    ESYS_TR srk;
     TPM2B_NAME name;
     TPM2B_DATA outside = {0};
     TPML_PCR_SELECTION pcrs = {0};
     uint8_t par[sizeof(*sens) + sizeof(*tmpl) + 64];
     size_t off = 0, roff = 0;
     ek_raw_rsp rsp;
-    ek_rc r = ek_tpm_srk(&srk);
+    unsigned flags =
+        sens->sensitive.userAuth.size || sens->sensitive.data.size ? EK_SESS_DECRYPT : 0;
+    ek_rc r = ek_srk_public();
     if (r != EK_OK)
         return r;
     if (!ek_sw_public_name(&ek_g.srk_pub, &name))
@@ -40,8 +46,8 @@ ek_rc ek_sess_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmp
         OPENSSL_cleanse(par, sizeof(par));
         return ek_error(EK_ERR_INVALID, "%s: cannot marshal the request", what);
     }
-    r = ek_sess_run_enc(TPM2_CC_Create, ek_g.srk_tpm, &name, NULL, EK_SESS_DECRYPT, par, off, &rsp,
-                        what, tpm_rc);
+    r = ek_sess_run_enc(TPM2_CC_Create, ek_g.srk_tpm, &name, NULL, flags, par, off, &rsp, what,
+                        tpm_rc);
     OPENSSL_cleanse(par, sizeof(par));
     if (r != EK_OK)
         return r;

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <tss2/tss2_mu.h>
 
+#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
 #define NONCE_SIZE 32
@@ -53,7 +54,7 @@ static bool rsa_salt(const TPMT_PUBLIC *p, uint8_t *salt, TPM2B_ENCRYPTED_SECRET
     return ok;
 }
 
-TSS2_RC ek_sess_start_salted(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t key[32])
+static TSS2_RC start_once(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t key[32])
 {
     const TPMT_PUBLIC *p = &ek_g.srk_pub;
     uint8_t salt[64];
@@ -96,10 +97,23 @@ out:
     return rc;
 }
 
+/* No leftover scan before a session (a PIN login allocates no object and
+ * should cost no GetCapability): only when the TPM says it is full. */
+TSS2_RC ek_sess_start_salted(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t key[32])
+{
+    TSS2_RC rc = start_once(handle, nonce_tpm, key);
+    TSS2_RC base = rc & 0xfff; /* warnings (format 0): no handle/parameter bits */
+    if ((base == TPM2_RC_SESSION_MEMORY || base == TPM2_RC_OBJECT_MEMORY) &&
+        !ek_tpm_leftovers_scanned()) {
+        ek_tpm_flush_leftovers(); /* a dead process's sessions fill the TPM */
+        rc = start_once(handle, nonce_tpm, key);
+    }
+    return rc;
+}
+
 static ek_rc hsess_start(void)
 {
-    ESYS_TR srk;
-    ek_rc r = ek_tpm_srk(&srk);
+    ek_rc r = ek_srk_public();
     if (r != EK_OK)
         return r;
     TSS2_RC rc = ek_sess_start_salted(&ek_g.hsess.handle, &ek_g.hsess.nonce_tpm,

@@ -107,15 +107,13 @@ static ek_rc tpm_sign(ek_key *key, const sign_args *a, TPMT_SIGNATURE *sig)
     size_t plen = 0;
     if (marshal_args(a, par, sizeof(par), &plen))
         return ek_error(EK_ERR_INVALID, "sign: cannot marshal the request");
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL); /* raw commands only: no ESYS */
     if (r != EK_OK)
         return r;
     ek_raw_rsp rsp;
     for (int attempt = 0; r == EK_OK; attempt++) {
-        ESYS_TR tr;
         TSS2_RC rc = 0;
-        if ((r = ek_key_use(key, &tr)) != EK_OK)
+        if ((r = ek_key_use(key, NULL)) != EK_OK)
             break;
         r = ek_sess_run(TPM2_CC_Sign, key->tpm_handle, &key->name, &key->auth, par, plen, &rsp,
                         "signing with the TPM key (TPM2_Sign)", &rc);

@@ -45,23 +45,14 @@ static void be16(uint8_t *b, uint16_t v)
 
 /* ---- the salted session (Part 1, 19.6 and annex C) ---- */
 
-static TSS2_RC start_once(nv_sess *s)
-{
-    return ek_sess_start_salted(&s->handle, &s->nonce_tpm, s->key);
-}
-
+/* (A TPM full of a dead process's sessions is cleaned up by
+ * ek_sess_start_salted itself.) */
 static ek_rc sess_start(nv_sess *s, const char *what)
 {
     ek_rc r = ek_srk_public();
     if (r != EK_OK)
         return r;
-    TSS2_RC rc = start_once(s);
-    TSS2_RC base = rc & 0xfff; /* warnings (format 0): no handle/parameter bits */
-    if ((base == TPM2_RC_SESSION_MEMORY || base == TPM2_RC_OBJECT_MEMORY) &&
-        !ek_tpm_leftovers_scanned()) {
-        ek_tpm_flush_leftovers(); /* a dead process's sessions fill the TPM */
-        rc = start_once(s);
-    }
+    TSS2_RC rc = ek_sess_start_salted(&s->handle, &s->nonce_tpm, s->key);
     return rc ? ek_tpm_rc(rc, what) : EK_OK;
 }
 
@@ -208,25 +199,22 @@ static bool rc_bad_auth(TSS2_RC rc)
 /* First index of our range that is not defined. */
 static ek_rc free_index(uint32_t *out)
 {
-    TPMS_CAPABILITY_DATA *cap = NULL;
-    TPMI_YES_NO more;
-    TSS2_RC rc = Esys_GetCapability(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    TPM2_CAP_HANDLES, EK_NV_BASE, EK_NV_COUNT, &more, &cap);
+    TPMS_CAPABILITY_DATA cap;
+    TSS2_RC rc = ek_raw_get_cap(TPM2_CAP_HANDLES, EK_NV_BASE, EK_NV_COUNT, &cap, NULL);
     if (rc)
         return ek_tpm_rc(rc, "listing NV indices (TPM2_GetCapability)");
     ek_rc r = ek_error(EK_ERR_NOMEM, "no free NV index in 0x%08x..0x%08x", EK_NV_BASE,
                        EK_NV_BASE + EK_NV_COUNT - 1);
     for (uint32_t h = EK_NV_BASE; h < EK_NV_BASE + EK_NV_COUNT; h++) {
         bool used = false;
-        for (UINT32 i = 0; i < cap->data.handles.count && !used; i++)
-            used = cap->data.handles.handle[i] == h;
+        for (UINT32 i = 0; i < cap.data.handles.count && !used; i++)
+            used = cap.data.handles.handle[i] == h;
         if (!used) {
             *out = h;
             r = EK_OK;
             break;
         }
     }
-    Esys_Free(cap);
     return r;
 }
 
@@ -312,8 +300,7 @@ ek_rc ek_nv_secret_store(const unsigned char *secret, size_t len, const unsigned
 {
     if (len == 0 || len > EK_NV_SECRET_MAX || alen > sizeof(((TPM2B_AUTH *)0)->buffer))
         return ek_error(EK_ERR_INVALID, "NV token secret: secret or auth too long");
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL); /* raw commands only */
     if (r != EK_OK)
         return r;
     TPM2B_AUTH a;
@@ -357,8 +344,7 @@ ek_rc ek_nv_secret_read(uint32_t index, const unsigned char *auth, size_t alen,
 {
     if (len == 0 || len > EK_NV_SECRET_MAX || alen > sizeof(((TPM2B_AUTH *)0)->buffer))
         return ek_error(EK_ERR_INVALID, "NV token secret: bad length");
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL); /* raw commands only */
     if (r != EK_OK)
         return r;
     TPM2B_AUTH a;
@@ -375,8 +361,7 @@ ek_rc ek_nv_secret_remove(uint32_t index)
 {
     if (index < EK_NV_BASE || index >= EK_NV_BASE + EK_NV_COUNT)
         return ek_error(EK_ERR_INVALID, "NV index 0x%08x is not edgekey's", index);
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL); /* raw commands only */
     if (r != EK_OK)
         return r;
     TSS2_RC rc = undefine(index);

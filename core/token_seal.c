@@ -10,6 +10,7 @@
 #include <tss2/tss2_mu.h>
 #include "ek_lazy.h"
 #include "ek_log.h"
+#include "ek_srk.h"
 #include "ek_tpm.h"
 #include "ek_tpm_int.h"
 #include "token_seal.h"
@@ -55,12 +56,14 @@ ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsig
                                        TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
     tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
 
-    ESYS_CONTEXT *esys;
-    ek_rc rc = ek_tpm_lock(&esys);
+    ek_rc rc = ek_tpm_lock(NULL); /* raw commands only */
     if (rc == EK_OK) {
-        ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
-        rc = ek_sess_create(&sens, &tmpl, &out->priv, &out->pub,
-                            "sealing the token secret (TPM2_Create)", NULL);
+        rc = ek_srk_public(); /* before the slot count: a transient SRK takes one */
+        if (rc == EK_OK) {
+            ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
+            rc = ek_sess_create(&sens, &tmpl, &out->priv, &out->pub,
+                                "sealing the token secret (TPM2_Create)", NULL);
+        }
         out->parent = ek_g.srk_parent; /* what it was made under, for the Load */
         ek_tpm_unlock();
     }
@@ -74,40 +77,25 @@ static bool rc_is_integrity(TSS2_RC rc)
            (rc & (TPM2_RC_FMT1 | 0x3F)) == TPM2_RC_INTEGRITY;
 }
 
-static TSS2_RC load_under(uint32_t parent, const ek_sealed *blob, ESYS_TR *obj, ek_rc *rc)
+/* Load under the parent the file records (raw TPM2_Load, keyload.c). An
+ * EKSEAL1 file does not say: the SRK of the day, and if that is the
+ * persistent 0x81000001 and the blob does not fit it, the template primary
+ * (the SRK when the file was made, before a persistent one appeared). Lock
+ * held. */
+static ek_rc load_sealed(const ek_sealed *blob, TPM2_HANDLE *obj)
 {
-    ESYS_TR p;
-    *rc = ek_tpm_parent(parent, &p);
-    if (*rc != EK_OK)
-        return TSS2_ESYS_RC_GENERAL_FAILURE;
-    ek_tpm_reserve_slot(); /* swtpm and chips without a RM hold 3 objects */
-    return Esys_Load(ek_g.esys, p, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &blob->priv,
-                     &blob->pub, obj);
-}
-
-/* Load under the parent the file records. An EKSEAL1 file does not say:
- * the SRK of the day, and if that is the persistent 0x81000001 and the
- * blob does not fit it, the template primary (the SRK when the file was
- * made, before a persistent one appeared). Lock held. */
-static ek_rc load_sealed(const ek_sealed *blob, ESYS_TR *obj)
-{
-    ESYS_TR srk;
-    ek_rc rc = ek_tpm_srk(&srk);
+    static const char what[] = "loading the sealed token secret (TPM2_Load)";
+    TSS2_RC r = 0;
+    ek_rc rc = ek_srk_public();
     if (rc != EK_OK)
         return rc;
-    TSS2_RC r = load_under(blob->parent ? blob->parent : ek_g.srk_parent, blob, obj, &rc);
+    rc = ek_load_under(blob->parent ? blob->parent : ek_g.srk_parent, &blob->priv, &blob->pub,
+                       what, obj, &r);
+    if (rc != EK_OK && !blob->parent && rc_is_integrity(r) && ek_g.srk_parent != EK_OWNER_PARENT)
+        rc = ek_load_under(EK_OWNER_PARENT, &blob->priv, &blob->pub, what, obj, NULL);
     if (rc != EK_OK)
-        return rc;
-    if (!blob->parent && rc_is_integrity(r) && ek_g.srk_parent != EK_OWNER_PARENT) {
-        r = load_under(EK_OWNER_PARENT, blob, obj, &rc);
-        if (rc != EK_OK)
-            return rc;
-    }
-    if (r != TSS2_RC_SUCCESS) {
-        *obj = ESYS_TR_NONE;
-        return ek_tpm_rc(r, "loading the sealed token secret (TPM2_Load)");
-    }
-    return EK_OK;
+        *obj = 0;
+    return rc;
 }
 
 ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t auth_len,
@@ -119,18 +107,14 @@ ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t au
     a.size = (UINT16)auth_len;
     memcpy(a.buffer, auth, auth_len);
 
-    ESYS_CONTEXT *esys;
-    ESYS_TR obj = ESYS_TR_NONE;
     TPM2_HANDLE th = 0;
     TPM2B_SENSITIVE_DATA data = {0};
-    ek_rc rc = ek_tpm_lock(&esys);
+    ek_rc rc = ek_tpm_lock(NULL); /* raw commands only */
     if (rc != EK_OK) {
         ek_wipe(&a, sizeof(a));
         return rc;
     }
-    rc = load_sealed(blob, &obj);
-    if (rc == EK_OK && Esys_TR_GetTpmHandle(esys, obj, &th) != TSS2_RC_SUCCESS)
-        rc = ek_error(EK_ERR_TPM, "token secret: no TPM handle for the loaded object");
+    rc = load_sealed(blob, &th);
     if (rc == EK_OK) {
         TSS2_RC r = 0;
         rc = ek_sess_unseal(th, &blob->pub.publicArea, &a, &data,
@@ -141,8 +125,8 @@ ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t au
             rc = ek_error(EK_ERR_LOCKOUT, "TPM is in dictionary-attack lockout; wait for "
                                           "recovery or clear it with the lockout auth");
     }
-    if (obj != ESYS_TR_NONE)
-        Esys_FlushContext(esys, obj);
+    if (th)
+        ek_tpm_flush_raw(th);
     ek_tpm_unlock();
     ek_wipe(&a, sizeof(a));
     if (rc == EK_OK) {

@@ -1,10 +1,13 @@
 /* edgekey core: the process-wide TPM connection (ek_tpm.h).
  *
- * One ESYS context per process, opened by the first ek_tpm_lock() and guarded
- * by one mutex, which also guards every key's load state. Fork: the child
- * never uses the parent's connection. It forgets the inherited context
- * without Esys_Finalize (finalizing could talk on the parent's socket; mssim
- * even sends a session-end), and connects anew. On exclusive TCTIs (no
+ * One TCTI per process, opened by the first ek_tpm_lock() and guarded by one
+ * mutex, which also guards every key's load state. Connecting sends no
+ * command and makes no ESYS context: most work is raw commands on the TCTI
+ * (rawcmd.c); the ESYS context (and libtss2-esys) comes only when a caller
+ * asks for it (ek_tpm_esys_get). Fork: the child never uses the parent's
+ * connection. It forgets the inherited TCTI and ESYS context without
+ * finalizing them (finalizing could talk on the parent's socket; mssim even
+ * sends a session-end), and connects anew. On exclusive TCTIs (no
  * resource manager: swtpm, mssim, /dev/tpm0) the child could not connect at
  * all while the parent holds the TPM, so a pthread_atfork prepare handler
  * disconnects the parent cleanly first; it reconnects lazily. An atexit
@@ -17,17 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "ek_config.h"
-#include "ek_info.h"
 #include "ek_log.h"
 #include "ek_tcti_abrmd.h"
-#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
-ek_conn ek_g = {.srk = ESYS_TR_NONE, .owner_primary = ESYS_TR_NONE, .esess = ESYS_TR_NONE};
+ek_conn ek_g = {.srk = ESYS_TR_NONE, .esess = ESYS_TR_NONE};
 
 static pthread_mutex_t ek_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t ek_fork_once = PTHREAD_ONCE_INIT;
@@ -55,7 +58,7 @@ static void unlock_mu(void)
 void ek_tpm_mutex_lock(void) { lock_mu(); }
 void ek_tpm_mutex_unlock(void) { unlock_mu(); }
 void ek_tpm_unlock(void) { unlock_mu(); }
-bool ek_tpm_connected(void) { return ek_g.esys != NULL && ek_g.pid == getpid(); }
+bool ek_tpm_connected(void) { return ek_g.tcti != NULL && ek_g.pid == getpid(); }
 void ek_tpm_mark_broken(void) { ek_g.broken = true; }
 void ek_tpm_mark_stale(void) { ek_g.broken = ek_g.stale = true; }
 uint64_t ek_tpm_generation(void) { return atomic_load(&ek_gen); }
@@ -112,17 +115,19 @@ static void close_tcti(void)
     ek_g.tcti = NULL;
 }
 
-/* Tear the connection down. talk: flush what we loaded; fin: free the ESYS
- * and TCTI contexts (never in a forked child: they belong to the parent). */
+/* Tear the connection down. talk: flush what we loaded (raw commands, so
+ * also without ESYS); fin: free the ESYS and TCTI contexts (never in a
+ * forked child: they belong to the parent). */
 static void teardown(bool talk, bool fin)
 {
-    if (!ek_g.esys)
+    if (!ek_g.tcti)
         return;
     ek_keys_forget(talk);
     ek_hsess_forget(talk);
     ek_srk_forget(talk);
     if (fin) {
-        Esys_Finalize(&ek_g.esys);
+        if (ek_g.esys)
+            Esys_Finalize(&ek_g.esys);
         close_tcti();
     } else if (ek_abrmd_is(ek_g.tcti)) {
         ek_abrmd_close(ek_g.tcti); /* only drops the child's copy of the socket */
@@ -131,12 +136,14 @@ static void teardown(bool talk, bool fin)
     ek_g.tcti = NULL;
     ek_g.broken = false;
     ek_g.stale = false;
+    ek_g.scanned = false;
+    ek_g.slots_known = false;
 }
 
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&ek_mu);
-    if (ek_g.esys && ek_g.pid == getpid() && (ek_g.exclusive || ek_g.gdbus)) {
+    if (ek_g.tcti && ek_g.pid == getpid() && (ek_g.exclusive || ek_g.gdbus)) {
         ek_log(EK_LOG_DEBUG, "fork: releasing the exclusive TPM connection for the child");
         ek_sw_enter();
         teardown(!ek_g.broken, true);
@@ -160,7 +167,7 @@ static void exit_disconnect(void)
     if (pthread_mutex_trylock(&ek_mu) != 0)
         return;
     ek_sw_enter();
-    if (ek_g.esys && ek_g.pid == getpid() && ek_g.exclusive)
+    if (ek_g.tcti && ek_g.pid == getpid() && ek_g.exclusive)
         teardown(!ek_g.broken, true);
     unlock_mu();
 }
@@ -171,32 +178,6 @@ static void install_fork_handlers(void)
     atexit(exit_disconnect);
 }
 
-static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA **out)
-{
-    TPMI_YES_NO more;
-    return Esys_GetCapability(ek_g.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
-                              count, &more, out);
-}
-
-/* Transient slots (TPM2_PT_HR_TRANSIENT_MIN); starts the TPM if a simulator
- * was never started (TPM2_RC_INITIALIZE). */
-static TSS2_RC read_slots(void)
-{
-    TPMS_CAPABILITY_DATA *cap = NULL;
-    TSS2_RC rc = get_cap(TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_TRANSIENT_MIN, 1, &cap);
-    if (rc == TPM2_RC_INITIALIZE) {
-        rc = Esys_Startup(ek_g.esys, TPM2_SU_CLEAR);
-        if (rc == TSS2_RC_SUCCESS)
-            rc = get_cap(TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_TRANSIENT_MIN, 1, &cap);
-    }
-    ek_g.slots = 3;
-    if (!rc && cap->data.tpmProperties.count == 1 &&
-        cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_HR_TRANSIENT_MIN)
-        ek_g.slots = cap->data.tpmProperties.tpmProperty[0].value;
-    Esys_Free(cap);
-    return rc;
-}
-
 static ek_rc connect_fail(TSS2_RC rc, const char *step)
 {
     ek_rc r = ek_error(EK_ERR_CONNECT,
@@ -204,11 +185,7 @@ static ek_rc connect_fail(TSS2_RC rc, const char *step)
                        "is there (swtpm or tpm2-abrmd running, /dev/tpmrm0 accessible) or set "
                        "EDGEKEY_TCTI or tcti= in the edgekey configuration",
                        tcti_label(), step, Tss2_RC_Decode(rc));
-    if (ek_g.esys)
-        Esys_Finalize(&ek_g.esys);
     close_tcti();
-    ek_g.esys = NULL;
-    ek_g.tcti = NULL;
     return r;
 }
 
@@ -218,7 +195,7 @@ static ek_rc do_connect(void)
     if (!cfg)
         return ek_error(EK_ERR_INVALID, "%s", ek_last_error());
     snprintf(ek_tcti_conf, sizeof(ek_tcti_conf), "%s", cfg->tcti);
-    if (ek_lazy_tss2_load() != EK_OK) /* first TPM use: map tpm2-tss now */
+    if (ek_lazy_tss2_load() != EK_OK) /* first TPM use: map the TCTI loader and tss2-mu */
         return ek_error(EK_ERR_CONNECT, "cannot reach the TPM: %s", ek_last_error());
     TSS2_RC rc;
     if (is_tabrmd(ek_tcti_conf)) {
@@ -232,24 +209,16 @@ static ek_rc do_connect(void)
         if (rc)
             return connect_fail(rc, "TCTI initialisation");
     }
-    rc = Esys_Initialize(&ek_g.esys, ek_g.tcti, NULL);
-    if (rc)
-        return connect_fail(rc, "ESYS initialisation");
-    ek_sw_need(); /* ESYS's own crypto runs in core's private context */
-    /* No command at connect when the store's facts cache knows the slots
-     * (core/facts.c): a TPM that was never started is started by the first
-     * ReadPublic of the SRK (srk.c) instead. */
-    if (!ek_tpm_facts_slots(&ek_g.slots) && (rc = read_slots()) != TSS2_RC_SUCCESS)
-        return connect_fail(rc, "first command");
+    /* Nothing is sent here: a TPM that was never started is started by
+     * the first raw command (rawcmd.c); the slot count and the leftovers of
+     * dead processes are read just before our first object (srk.c). */
     ek_g.pid = getpid();
     ek_g.broken = false;
     ek_g.exclusive = tcti_exclusive(ek_tcti_conf);
     ek_g.gdbus = tcti_gdbus(ek_tcti_conf);
-    if (ek_g.exclusive)
-        ek_tpm_flush_leftovers();
     atomic_fetch_add(&ek_gen, 1);
-    ek_log(EK_LOG_DEBUG, "connected to the TPM via \"%s\" (%s, %u transient slots)",
-           tcti_label(), ek_g.exclusive ? "exclusive" : "resource manager", ek_g.slots);
+    ek_log(EK_LOG_DEBUG, "connected to the TPM via \"%s\" (%s)", tcti_label(),
+           ek_g.exclusive ? "exclusive" : "resource manager");
     return EK_OK;
 }
 
@@ -260,60 +229,93 @@ ek_rc ek_tpm_recover_locked(void)
     return do_connect();
 }
 
+/* ESYS's crypto must run in core's private OpenSSL library context, made
+ * now (ek_sw_need) and, as we hold the lock (ek_sw_enter), already the
+ * thread's default. */
+ek_rc ek_tpm_esys_get(ESYS_CONTEXT **out)
+{
+    if (!ek_g.esys) {
+        if (ek_lazy_esys_load() != EK_OK)
+            return ek_error(EK_ERR_UNSUPPORTED, "%s", ek_last_error());
+        TSS2_RC rc = Esys_Initialize(&ek_g.esys, ek_g.tcti, NULL);
+        if (rc) {
+            ek_g.esys = NULL;
+            return ek_error(EK_ERR_CONNECT, "cannot start tpm2-tss's ESYS on TCTI \"%s\" (%s); "
+                            "check the tpm2-tss installation (libtss2-esys)", tcti_label(),
+                            Tss2_RC_Decode(rc));
+        }
+        ek_sw_need();
+    }
+    *out = ek_g.esys;
+    return EK_OK;
+}
+
+ESYS_CONTEXT *ek_tpm_esys(void)
+{
+    ESYS_CONTEXT *e = NULL;
+    return ek_tpm_esys_get(&e) == EK_OK ? e : NULL;
+}
+
+static ek_rc ensure_connected(void)
+{
+    if (ek_g.tcti && ek_g.pid != getpid())
+        teardown(false, false); /* fork without our handlers (e.g. clone) */
+    if (ek_g.tcti && ek_g.broken) {
+        ek_log(EK_LOG_INFO, "reconnecting to the TPM after a connection failure");
+        teardown(false, true);
+    }
+    return ek_g.tcti ? EK_OK : do_connect();
+}
+
+/* esys NULL: the caller sends raw commands only, and no ESYS is made. */
 ek_rc ek_tpm_lock(ESYS_CONTEXT **esys)
 {
     pthread_once(&ek_fork_once, install_fork_handlers);
     lock_mu();
-    if (ek_g.esys && ek_g.pid != getpid())
-        teardown(false, false); /* fork without our handlers (e.g. clone) */
-    if (ek_g.esys && ek_g.broken) {
-        ek_log(EK_LOG_INFO, "reconnecting to the TPM after a connection failure");
-        teardown(false, true);
-    }
-    if (!ek_g.esys) {
-        ek_rc r = do_connect();
-        if (r != EK_OK) {
-            unlock_mu();
-            return r;
-        }
-    }
-    if (esys)
-        *esys = ek_g.esys;
-    return EK_OK;
+    ek_rc r = ensure_connected();
+    if (r == EK_OK && esys)
+        r = ek_tpm_esys_get(esys);
+    if (r != EK_OK)
+        unlock_mu();
+    return r;
 }
 
 void ek_tpm_disconnect(void)
 {
     lock_mu();
-    if (ek_g.esys && ek_g.pid != getpid())
+    if (ek_g.tcti && ek_g.pid != getpid())
         teardown(false, false);
     else
         teardown(!ek_g.broken, true);
     unlock_mu();
 }
 
+/* One raw TPM2_GetRandom of at most 32 bytes (the SHA-256 digest size every
+ * TPM allows) into buf; *got: how many came. */
+static ek_rc get_random(unsigned char *buf, size_t want, size_t *got)
+{
+    uint8_t p[2] = {0, (uint8_t)want};
+    ek_raw_rsp rsp;
+    TPM2B_DIGEST d = {0};
+    size_t off = 0;
+    TSS2_RC rc = ek_raw_exec(TPM2_CC_GetRandom, NULL, 0, NULL, p, sizeof(p), 0, &rsp);
+    if (!rc)
+        rc = Tss2_MU_TPM2B_DIGEST_Unmarshal(rsp.params, rsp.plen, &off, &d);
+    if (rc)
+        return ek_tpm_rc(rc, "TPM2_GetRandom");
+    *got = d.size < want ? d.size : want;
+    memcpy(buf, d.buffer, *got);
+    OPENSSL_cleanse(&d, sizeof(d));
+    return *got ? EK_OK : ek_error(EK_ERR_TPM, "TPM2_GetRandom returned no bytes");
+}
+
 ek_rc ek_tpm_random(unsigned char *buf, size_t len)
 {
-    ESYS_CONTEXT *esys;
-    ek_rc r = ek_tpm_lock(&esys);
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
-    size_t done = 0;
-    while (done < len && r == EK_OK) {
-        TPM2B_DIGEST *rnd = NULL;
-        size_t want = len - done > 32 ? 32 : len - done;
-        r = ek_tpm_rc(Esys_GetRandom(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                     (UINT16)want, &rnd),
-                      "TPM2_GetRandom");
-        if (r == EK_OK) {
-            size_t n = rnd->size < want ? rnd->size : want;
-            memcpy(buf + done, rnd->buffer, n);
-            done += n;
-            if (n == 0)
-                r = ek_error(EK_ERR_TPM, "TPM2_GetRandom returned no bytes");
-        }
-        Esys_Free(rnd);
-    }
+    for (size_t done = 0, n = 0; done < len && r == EK_OK; done += n)
+        r = get_random(buf + done, len - done > 32 ? 32 : len - done, &n);
     ek_tpm_unlock();
     return r;
 }
