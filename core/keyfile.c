@@ -31,8 +31,17 @@
 #define OID_SEALED "2.23.133.10.1.5"
 #define EK_KEYFILE_MAX (64 * 1024) /* real files are < 2 KiB */
 
+/* The type OID's content octets (2.23.133.10.1.3 ...). Decoded as bytes with
+ * the OBJECT IDENTIFIER tag, not as an ASN1_OBJECT: resolving an OID that is
+ * not in OpenSSL's built-in table takes its global lock, which first loads
+ * the application's openssl.cnf and error strings (~1.5 ms of a fresh
+ * process that only lists or uses a PKCS#11 key). */
+static const unsigned char oid_loadable[] = {0x67, 0x81, 0x05, 0x0a, 0x01, 0x03};
+static const unsigned char oid_importable[] = {0x67, 0x81, 0x05, 0x0a, 0x01, 0x04};
+static const unsigned char oid_sealed[] = {0x67, 0x81, 0x05, 0x0a, 0x01, 0x05};
+
 typedef struct {
-    ASN1_OBJECT *type;
+    ASN1_OCTET_STRING *type;
     ASN1_BOOLEAN empty_auth;
     STACK_OF(ASN1_TYPE) * policy;
     ASN1_OCTET_STRING *secret;
@@ -46,7 +55,7 @@ typedef struct {
 
 /* clang-format off */
 ASN1_SEQUENCE(EK_TPMKEY) = {
-    ASN1_SIMPLE(EK_TPMKEY, type, ASN1_OBJECT),
+    ASN1_EX_TYPE(ASN1_TFLG_IMPTAG, V_ASN1_OBJECT, EK_TPMKEY, type, ASN1_OCTET_STRING),
     ASN1_EXP_OPT(EK_TPMKEY, empty_auth, ASN1_BOOLEAN, 0),
     ASN1_EXP_SEQUENCE_OF_OPT(EK_TPMKEY, policy, ASN1_ANY, 1),
     ASN1_EXP_OPT(EK_TPMKEY, secret, ASN1_OCTET_STRING, 2),
@@ -67,22 +76,36 @@ static bool asn1_bool_true(ASN1_BOOLEAN b)
     return b != -1 && b != 0; /* -1: field absent */
 }
 
-static ek_rc check_type(const ASN1_OBJECT *type)
+static bool oid_is(const ASN1_OCTET_STRING *type, const unsigned char *oid, size_t len)
+{
+    return (size_t)ASN1_STRING_length(type) == len &&
+           memcmp(ASN1_STRING_get0_data(type), oid, len) == 0;
+}
+
+/* The OID as text, for an error message only. */
+static void oid_text(const ASN1_OCTET_STRING *type, char *buf, int size)
+{
+    ASN1_OBJECT *o = ASN1_OBJECT_create(NID_undef, (unsigned char *)ASN1_STRING_get0_data(type),
+                                        ASN1_STRING_length(type), NULL, NULL);
+    if (!o || OBJ_obj2txt(buf, size, o, 1) <= 0)
+        snprintf(buf, (size_t)size, "(unreadable)");
+    ASN1_OBJECT_free(o);
+}
+
+static ek_rc check_type(const ASN1_OCTET_STRING *type)
 {
     char oid[80];
-    if (OBJ_obj2txt(oid, sizeof(oid), type, 1) <= 0)
-        return ek_error(EK_ERR_INVALID, "TSS2 key file: unreadable type OID; expected " OID_LOADABLE
-                                        " (loadable key)");
-    if (strcmp(oid, OID_LOADABLE) == 0)
+    if (oid_is(type, oid_loadable, sizeof(oid_loadable)))
         return EK_OK;
-    if (strcmp(oid, OID_IMPORTABLE) == 0)
+    if (oid_is(type, oid_importable, sizeof(oid_importable)))
         return ek_error(EK_ERR_UNSUPPORTED,
                         "TSS2 key file: importable keys (OID " OID_IMPORTABLE
                         ") are not supported; import it with tpm2_import and write a loadable "
                         "key file (tpm2_encodeobject)");
-    if (strcmp(oid, OID_SEALED) == 0)
+    if (oid_is(type, oid_sealed, sizeof(oid_sealed)))
         return ek_error(EK_ERR_UNSUPPORTED,
                         "TSS2 key file: sealed data (OID " OID_SEALED ") is not a signing key");
+    oid_text(type, oid, sizeof(oid));
     return ek_error(EK_ERR_INVALID,
                     "TSS2 key file: wrong type OID %s; expected " OID_LOADABLE " (loadable key)",
                     oid);
@@ -204,9 +227,9 @@ static ek_rc build(const ek_keyfile *kf, EK_TPMKEY *k)
         return ek_error(EK_ERR_INVALID, "TSS2 key file: the key's public or private part "
                                         "cannot be marshalled");
     uint32_t parent = kf->parent ? kf->parent : TPM2_RH_OWNER;
-    k->type = OBJ_txt2obj(OID_LOADABLE, 1);
     k->empty_auth = kf->empty_auth ? 0xff : 0;
-    if (!k->type || !ASN1_INTEGER_set_uint64(k->parent, parent) ||
+    if (set_blob(k->type, oid_loadable, sizeof(oid_loadable)) != EK_OK ||
+        !ASN1_INTEGER_set_uint64(k->parent, parent) ||
         set_blob(k->pubkey, pub, publen) != EK_OK || set_blob(k->privkey, priv, privlen) != EK_OK)
         return ek_error(EK_ERR_NOMEM, "TSS2 key file: out of memory");
     return EK_OK;

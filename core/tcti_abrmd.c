@@ -239,41 +239,53 @@ static bool send_all(int fd, const void *p, size_t n)
     return true;
 }
 
-/* One SASL reply line ("OK <guid>", "AGREE_UNIX_FD", "REJECTED ..."). */
-static bool sasl_line(int fd, char *line, size_t size)
+/* The daemon's replies to the two SASL lines we send at once ("OK <guid>",
+ * then "AGREE_UNIX_FD" or an error). It says nothing more before our BEGIN
+ * and Hello, so reading whole chunks cannot swallow a message. */
+static bool sasl_replies(int fd, char *buf, size_t size, char **first, char **second)
 {
     size_t n = 0;
-    while (n + 1 < size) {
+    char *mid = NULL, *end = NULL;
+    while (!end && n + 1 < size) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, BUS_TIMEOUT_MS) != 1 || recv(fd, line + n, 1, 0) != 1)
+        ssize_t k = poll(&p, 1, BUS_TIMEOUT_MS) == 1 ? recv(fd, buf + n, size - 1 - n, 0) : -1;
+        if (k <= 0)
             return false;
-        if (n && line[n - 1] == '\r' && line[n] == '\n') {
-            line[n - 1] = '\0';
-            return true;
-        }
-        n++;
+        n += (size_t)k;
+        buf[n] = '\0';
+        if (!mid && (mid = strstr(buf, "\r\n")) != NULL)
+            mid += 2;
+        if (mid)
+            end = strstr(mid, "\r\n");
     }
-    return false;
+    if (!end)
+        return false;
+    mid[-2] = '\0';
+    *end = '\0';
+    *first = buf;
+    *second = mid;
+    return true;
 }
 
+/* AUTH EXTERNAL and NEGOTIATE_UNIX_FD in one go (the D-Bus spec lets a
+ * client pipeline them): one round trip with the daemon instead of two. */
 static bool sasl(int fd, char *err, size_t errlen)
 {
-    char line[256], uid[16], hex[40] = "";
+    char line[256], uid[16], hex[40] = "", *ok = NULL, *agree = NULL;
     snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
     for (size_t i = 0; uid[i]; i++)
         snprintf(hex + 2 * i, sizeof(hex) - 2 * i, "%02x", (unsigned char)uid[i]);
-    snprintf(line, sizeof(line), "AUTH EXTERNAL %s\r\n", hex);
+    snprintf(line, sizeof(line), "AUTH EXTERNAL %s\r\nNEGOTIATE_UNIX_FD\r\n", hex);
     if (!send_all(fd, "", 1) || !send_all(fd, line, strlen(line)) ||
-        !sasl_line(fd, line, sizeof(line)) || strncmp(line, "OK ", 3) != 0) {
+        !sasl_replies(fd, line, sizeof(line), &ok, &agree) || strncmp(ok, "OK ", 3) != 0) {
         snprintf(err, errlen, "D-Bus authentication (EXTERNAL) was refused");
         return false;
     }
-    static const char nego[] = "NEGOTIATE_UNIX_FD\r\n", begin[] = "BEGIN\r\n";
-    if (!send_all(fd, nego, sizeof(nego) - 1) || !sasl_line(fd, line, sizeof(line)) ||
-        strcmp(line, "AGREE_UNIX_FD") != 0) {
+    if (strcmp(agree, "AGREE_UNIX_FD") != 0) {
         snprintf(err, errlen, "the D-Bus daemon cannot pass file descriptors");
         return false;
     }
+    static const char begin[] = "BEGIN\r\n";
     return send_all(fd, begin, sizeof(begin) - 1);
 }
 

@@ -280,13 +280,17 @@ ek_rc ek_tpm_lock(ESYS_CONTEXT **esys)
     return r;
 }
 
+/* A resource manager (tpm2-abrmd, /dev/tpmrm0) flushes a closed
+ * connection's objects and sessions itself, so only an exclusive TPM gets
+ * our FlushContexts: through abrmd each costs a round trip and its own
+ * context bookkeeping, in every process that signed once. */
 void ek_tpm_disconnect(void)
 {
     lock_mu();
     if (ek_g.tcti && ek_g.pid != getpid())
         teardown(false, false);
     else
-        teardown(!ek_g.broken, true);
+        teardown(!ek_g.broken && ek_g.exclusive, true);
     unlock_mu();
 }
 
