@@ -4,6 +4,7 @@
  *   edgekey token pin  --token T (--user | --so) [--as-so]
  *                      [--old-pin-file F] [--new-pin-file F] [--pin-stdin]
  *   edgekey token list [--token T]
+ *   edgekey token delete --token T [--so-pin-file F | --pin-stdin]
  *
  * The same token/PIN model as the PKCS#11 module (core/ek_token.h): init is
  * C_InitToken, "pin --user" as SO is C_InitPIN, the others C_SetPIN. PINs
@@ -18,6 +19,7 @@
 #include <openssl/crypto.h>
 #include "cli.h"
 #include "ek_addr.h"
+#include "ek_secret.h"
 #include "ek_token.h"
 
 enum {
@@ -57,6 +59,7 @@ static void usage(void)
            "       edgekey token pin --token T (--user | --so) [--as-so] [--old-pin-file F]\n"
            "                         [--new-pin-file F] [--pin-stdin]\n"
            "       edgekey token list [--token T]\n"
+           "       edgekey token delete --token T [--so-pin-file F | --pin-stdin]\n"
            "\ninit   create token T with an SO PIN (new: login required, user PIN unset);\n"
            "       --no-pin makes a PIN-less token. Re-initialising a PIN token erases its\n"
            "       keys: it needs --erase and the current SO PIN (--old-pin-file or first).\n"
@@ -64,6 +67,9 @@ static void usage(void)
            "       when it is unset: old = SO PIN; this also unlocks a locked user PIN);\n"
            "       --so: change the SO PIN.\n"
            "list   PIN state of each token: PINs set, failed attempts, locked.\n"
+           "delete remove token T: its keys (persistent ones evicted from the TPM),\n"
+           "       certificates, data objects, PIN secrets (NV indices given back) and its\n"
+           "       directory. A PIN token needs its SO PIN.\n"
            "\nPINs (%d..%d bytes) come from a file's first line, from stdin (--pin-stdin: one\n"
            "per line, old PIN first, then the new one) or from the terminal (asked twice\n"
            "when new); never from the command line. Wrong PINs count per token; after %d\n"
@@ -352,6 +358,56 @@ static int token_pin(cli_ctx *ctx, const opts *o)
                                 o->so ? "so" : "user", "authorised_by", by_so ? "so" : "user"));
 }
 
+/* ---- token delete ---- */
+
+/* Everything in the token, in the order that loses nothing needed later:
+ * objects while the PINs still exist, then the PINs (NV indices), then the
+ * directory, which core refuses to remove while anything else is left. */
+static ek_rc delete_all(const char *token, size_t *objs, size_t *datas)
+{
+    ek_rc rc = count_objects(token, objs);
+    if (rc == EK_OK)
+        rc = erase_objects(token);
+    if (rc == EK_OK)
+        rc = ek_secret_delete_all(token, datas);
+    if (rc == EK_ERR_NOT_FOUND)
+        rc = EK_OK;
+    if (rc == EK_OK)
+        rc = ek_token_init(token, NULL, 0);
+    if (rc == EK_OK)
+        rc = ek_store_token_remove(token);
+    return rc;
+}
+
+static int token_delete(cli_ctx *ctx, const opts *o)
+{
+    ek_token_pins st;
+    size_t objs = 0, datas = 0;
+    ek_rc rc = ek_token_pin_state(o->token, &st);
+    if (rc == EK_OK && st.has_so_pin) { /* the SO vouches, as for re-initialising */
+        pin so = {.len = 0};
+        ek_token_secret s = {.set = false};
+        rc = pin_get(o, o->old_file ? o->old_file : o->new_file, "SO PIN", false, &so);
+        if (rc == EK_OK)
+            rc = ek_token_login(o->token, EK_TOKEN_SO, so.v, so.len, &s);
+        pin_wipe(&so);
+        ek_token_secret_wipe(&s);
+    }
+    if (rc == EK_OK)
+        rc = delete_all(o->token, &objs, &datas);
+    if (rc != EK_OK)
+        return out_fail(ctx, rc);
+    if (!ctx->json) {
+        printf("token %s deleted: %zu key/certificate objects, %zu data objects%s\n", o->token,
+               objs, datas, st.has_so_pin ? ", its PINs" : "");
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_STORE;
+    }
+    return out_result(ctx, json_pack("{s:{s:o,s:I,s:I,s:b}}", "deleted", "token",
+                                     out_str(o->token), "objects", (json_int_t)objs,
+                                     "data_objects", (json_int_t)datas, "had_pins",
+                                     st.has_so_pin));
+}
+
 /* ---- token list ---- */
 
 static json_t *state_json(const ek_token_info *t)
@@ -452,15 +508,18 @@ int cmd_token(cli_ctx *ctx, int argc, char **argv)
     if (r != -1)
         return r;
     if (argc - optind != 1)
-        return out_usage(ctx, "token", "give one of init, pin, list");
+        return out_usage(ctx, "token", "give one of init, pin, list, delete");
     const char *sub = argv[optind];
     if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0)
         return token_list(ctx, &o);
-    if (strcmp(sub, "init") != 0 && strcmp(sub, "pin") != 0)
-        return out_usage(ctx, "token", "unknown subcommand '%s'; use init, pin or list", sub);
+    if (strcmp(sub, "init") != 0 && strcmp(sub, "pin") != 0 && strcmp(sub, "delete") != 0)
+        return out_usage(ctx, "token", "unknown subcommand '%s'; use init, pin, list or delete",
+                         sub);
     if (o.token == NULL || o.token[0] == '\0')
         return out_usage(ctx, "token", "%s needs --token LABEL", sub);
     if (strlen(o.token) > 32)
         return out_usage(ctx, "token", "token label '%s' is longer than 32 bytes", o.token);
+    if (strcmp(sub, "delete") == 0)
+        return token_delete(ctx, &o);
     return strcmp(sub, "init") == 0 ? token_init(ctx, &o) : token_pin(ctx, &o);
 }

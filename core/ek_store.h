@@ -65,6 +65,14 @@ ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);
 ek_rc ek_store_token_get(const char *token, ek_token_info *out);
 /* All tokens, sorted by label; *out malloc'ed, caller frees. */
 ek_rc ek_store_tokens(ek_token_info **out, size_t *n);
+/* Remove an emptied token's directory. Only token.conf, the PIN attempt
+ * counter and interrupted temporary files may be left: anything else (a
+ * key, certificate, data object or PIN secret file) fails with
+ * EK_ERR_EXISTS naming it, and nothing is removed. EK_ERR_NOT_FOUND for an
+ * unknown token. Emptying is the caller's job (keys: ek_store_delete with
+ * with_tpm; data objects: ek_secret_delete_all; PINs: ek_token_init with
+ * no SO PIN, which also gives back their NV indices). */
+ek_rc ek_store_token_remove(const char *token);
 
 /* Save a key (blob written as TSS2 PEM; a handle-only key stores just the
  * handle). id NULL: derived from the public key. Refuses a duplicate label
