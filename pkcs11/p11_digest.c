@@ -19,8 +19,8 @@ P11_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMech
         memset(&s->digest, 0, sizeof(s->digest));
         s->digest.kind = P11_OP_DIGEST;
         s->digest.md = m->md;
-        s->digest.mdctx = EVP_MD_CTX_new();
-        if (!s->digest.mdctx || EVP_DigestInit_ex(s->digest.mdctx, p11_evp_md(m->md), NULL) != 1) {
+        s->digest.mdctx = ek_md_ctx_new(m->md); /* core's: no provider or ENGINE */
+        if (!s->digest.mdctx) {
             p11_op_clear(&s->digest);
             rv = CKR_HOST_MEMORY;
         }
@@ -43,9 +43,8 @@ static CK_RV digest_out(p11_session *s, CK_BYTE_PTR out, CK_ULONG_PTR out_len, b
         *out_len = need;
         return CKR_BUFFER_TOO_SMALL;
     }
-    unsigned int n = 0;
-    CK_RV rv = EVP_DigestFinal_ex(s->digest.mdctx, out, &n) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
-    *out_len = n;
+    CK_RV rv = ek_md_ctx_final(s->digest.mdctx, out) ? CKR_OK : CKR_FUNCTION_FAILED;
+    *out_len = need;
     *done = true;
     return rv;
 }
@@ -65,7 +64,7 @@ P11_EXPORT CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULON
     CK_RV rv = digest_session(hSession, &s);
     bool done = false;
     if (rv == CKR_OK && pDigest && *pulDigestLen >= ek_md_size(s->digest.md) &&
-        EVP_DigestUpdate(s->digest.mdctx, pData, ulDataLen) != 1)
+        !ek_md_ctx_update(s->digest.mdctx, pData, ulDataLen))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
         rv = digest_out(s, pDigest, pulDigestLen, &done);
@@ -82,7 +81,7 @@ P11_EXPORT CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, C
     p11_lock();
     p11_session *s;
     CK_RV rv = digest_session(hSession, &s);
-    if (rv == CKR_OK && EVP_DigestUpdate(s->digest.mdctx, pPart, ulPartLen) != 1) {
+    if (rv == CKR_OK && !ek_md_ctx_update(s->digest.mdctx, pPart, ulPartLen)) {
         p11_op_clear(&s->digest);
         rv = CKR_FUNCTION_FAILED;
     }

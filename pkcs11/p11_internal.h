@@ -46,7 +46,7 @@ typedef struct p11_op {
     ek_sig_scheme scheme; /* sign/verify */
     ek_md md;             /* hash of hash-and-sign, or of PSS params */
     bool prehashed;       /* input is the digest (or DigestInfo) */
-    EVP_MD_CTX *mdctx;    /* hash-and-sign mechanisms and C_Digest */
+    ek_md_ctx *mdctx;     /* hash-and-sign mechanisms and C_Digest (core's: no EVP) */
     unsigned char *buf;   /* accumulated input of prehashed mechanisms */
     size_t buf_len;
     bool updated;      /* an Update was called: Final, not one-shot */

@@ -13,7 +13,7 @@
 
 void p11_op_clear(p11_op *op)
 {
-    EVP_MD_CTX_free(op->mdctx);
+    ek_md_ctx_free(op->mdctx);
     EVP_PKEY_free(op->pkey);
     ek_key_free(op->key);
     if (op->buf) {

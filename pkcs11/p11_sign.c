@@ -14,7 +14,7 @@ CK_RV p11_op_feed(p11_op *op, const unsigned char *data, size_t len)
     if (!data && len)
         return CKR_ARGUMENTS_BAD;
     if (!op->prehashed)
-        return EVP_DigestUpdate(op->mdctx, data, len) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
+        return ek_md_ctx_update(op->mdctx, data, len) ? CKR_OK : CKR_FUNCTION_FAILED;
     if (op->buf_len + len > P11_MAX_RAW_INPUT)
         return CKR_DATA_LEN_RANGE;
     unsigned char *nb = realloc(op->buf, op->buf_len + len + 1);
@@ -55,11 +55,10 @@ CK_RV p11_op_digest(p11_op *op, unsigned char *out, size_t *out_len, ek_md *md)
     size_t dlen = op->buf_len;
     *md = op->md;
     if (!op->prehashed) {
-        unsigned int n = 0;
-        if (EVP_DigestFinal_ex(op->mdctx, h, &n) != 1)
+        if (!ek_md_ctx_final(op->mdctx, h))
             return CKR_FUNCTION_FAILED;
         d = h;
-        dlen = n;
+        dlen = ek_md_size(op->md);
     } else if (op->scheme == EK_SIG_RSA_PKCS1) {
         CK_RV rv = p11_digestinfo_parse(op->buf, op->buf_len, md, &d, &dlen);
         if (rv != CKR_OK) {
@@ -103,8 +102,10 @@ CK_RV p11_op_setup(p11_op *op, const CK_MECHANISM *mech, const p11_object *o, p1
             return rv;
     }
     if (!op->prehashed) {
-        op->mdctx = EVP_MD_CTX_new();
-        if (!op->mdctx || EVP_DigestInit_ex(op->mdctx, p11_evp_md(op->md), NULL) != 1) {
+        /* core's digest: no OpenSSL provider or ENGINE of the application
+         * (tpm2-openssl with tpm2.digest, say) can take it over */
+        op->mdctx = ek_md_ctx_new(op->md);
+        if (!op->mdctx) {
             p11_op_clear(op);
             return CKR_HOST_MEMORY;
         }
