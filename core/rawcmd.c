@@ -59,8 +59,8 @@ static TSS2_RC build(uint8_t *b, size_t sz, size_t *len, TPM2_CC cc, const TPM2_
 static TSS2_RC parse(ek_raw_rsp *out, size_t len, size_t nrh)
 {
     size_t off = 0;
-    TPM2_ST tag;
-    uint32_t size, code, psz;
+    TPM2_ST tag = 0;
+    uint32_t size = 0, code = 0, psz = 0;
     TSS2_RC rc = Tss2_MU_UINT16_Unmarshal(out->buf, len, &off, &tag);
     if (!rc)
         rc = Tss2_MU_UINT32_Unmarshal(out->buf, len, &off, &size);
@@ -179,7 +179,7 @@ TSS2_RC ek_raw_load(TPM2_HANDLE parent, const TPM2B_PRIVATE *priv, const TPM2B_P
 {
     uint8_t p[sizeof(*priv) + sizeof(*pub)];
     size_t off = 0;
-    ek_raw_rsp r;
+    ek_raw_rsp r = {.handle = 0};
     TSS2_RC rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, p, sizeof(p), &off);
     if (!rc)
         rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, p, sizeof(p), &off);

@@ -66,7 +66,7 @@ static TSS2_RC start_once(TPM2_HANDLE *handle, TPM2B_NONCE *nonce_tpm, uint8_t k
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     uint8_t par[sizeof(nc) + sizeof(enc) + 16];
     TPM2_HANDLE hs[2] = {ek_g.srk_tpm, TPM2_RH_NULL};
-    ek_raw_rsp rsp;
+    ek_raw_rsp rsp = {.handle = 0};
     TSS2_RC rc = TSS2_ESYS_RC_GENERAL_FAILURE;
     memset(nonce_tpm, 0, sizeof(*nonce_tpm));
     if (!ok || !slen || !ek_sw_random(nc.buffer, NONCE_SIZE))
