@@ -17,9 +17,9 @@ ek_rc ek_srk_public(void);
 
 /* On an exclusive TCTI (no resource manager), flush the transient objects
  * and loaded sessions a dead process left (raw GetCapability + FlushContext,
- * sparing our own session); once per connection: before the connection's
- * first object (ek_tpm_before_alloc), or earlier when a StartAuthSession
- * finds the TPM's memory full. */
+ * sparing our own); each kind once per connection: objects before the
+ * connection's first object (ek_tpm_before_alloc), both when a
+ * StartAuthSession finds the TPM's memory full. */
 void ek_tpm_flush_leftovers(void);
 /* True once that was done, or if the TCTI needs none (resource manager). */
 bool ek_tpm_leftovers_scanned(void);

@@ -52,7 +52,7 @@ typedef struct ek_conn {
     bool stale;                       /* our objects/sessions vanished (TPM reset) */
     bool exclusive;                   /* no resource manager in between */
     bool gdbus;                       /* tabrmd: D-Bus via GLib, not fork-safe */
-    bool scanned;                     /* srk.c: dead processes' leftovers flushed */
+    bool scanned_objs, scanned_sess;  /* srk.c: dead processes' objects / sessions flushed */
     bool slots_known;                 /* slots read (facts cache or GetCapability) */
     uint32_t slots;                   /* transient object slots (ek_tpm_slots) */
     /* srk.c */

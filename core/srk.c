@@ -103,35 +103,39 @@ static bool ours(TPM2_HANDLE h)
 
 /* Objects and sessions left loaded on an exclusive TPM (no resource
  * manager) belong to nobody: their owner, a killed process, is gone.
- * Flushed just before this connection's first object (ek_tpm_before_alloc),
- * and when a StartAuthSession finds the session memory full (sess.c,
- * token_nv.c): a PIN login from NV allocates no object and so pays nothing.
- * Never after our own transient SRK was made: that order let the key of a
- * second live process land on a handle the first still used. Raw
- * GetCapability: no ESYS. */
+ * Objects are flushed just before this connection's first object
+ * (ek_tpm_before_alloc); sessions, and objects if not done yet, when a
+ * StartAuthSession finds the TPM's memory full (sess.c): a PIN login from
+ * NV allocates no object and so pays nothing, and a process that signs
+ * once pays one GetCapability. Never after our own transient SRK was made:
+ * that order let the key of a second live process land on a handle the
+ * first still used. Raw GetCapability: no ESYS. */
+static void flush_range(TPM2_HANDLE range, bool *done)
+{
+    TPMS_CAPABILITY_DATA cap;
+    if (*done || !ek_g.exclusive)
+        return;
+    *done = true;
+    if (ek_raw_get_cap(TPM2_CAP_HANDLES, range, 64, &cap, NULL) != TSS2_RC_SUCCESS)
+        return;
+    for (UINT32 i = 0; i < cap.data.handles.count; i++) {
+        TPM2_HANDLE h = cap.data.handles.handle[i];
+        if (ours(h))
+            continue;
+        ek_log(EK_LOG_INFO, "flushing TPM handle 0x%08x left by a dead process", h);
+        ek_tpm_flush_raw(h);
+    }
+}
+
 void ek_tpm_flush_leftovers(void)
 {
-    static const TPM2_HANDLE ranges[] = {EK_HR_TRANSIENT, EK_HR_LOADED_SESSION};
-    if (ek_g.scanned || !ek_g.exclusive)
-        return;
-    ek_g.scanned = true;
-    for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
-        TPMS_CAPABILITY_DATA cap;
-        if (ek_raw_get_cap(TPM2_CAP_HANDLES, ranges[r], 64, &cap, NULL) != TSS2_RC_SUCCESS)
-            continue;
-        for (UINT32 i = 0; i < cap.data.handles.count; i++) {
-            TPM2_HANDLE h = cap.data.handles.handle[i];
-            if (ours(h))
-                continue;
-            ek_log(EK_LOG_INFO, "flushing TPM handle 0x%08x left by a dead process", h);
-            ek_tpm_flush_raw(h);
-        }
-    }
+    flush_range(EK_HR_TRANSIENT, &ek_g.scanned_objs);
+    flush_range(EK_HR_LOADED_SESSION, &ek_g.scanned_sess);
 }
 
 bool ek_tpm_leftovers_scanned(void)
 {
-    return ek_g.scanned || !ek_g.exclusive;
+    return (ek_g.scanned_objs && ek_g.scanned_sess) || !ek_g.exclusive;
 }
 
 /* Transient slots (TPM2_PT_HR_TRANSIENT_MIN): from the store's facts cache
@@ -157,7 +161,7 @@ uint32_t ek_tpm_slots(void)
 
 void ek_tpm_before_alloc(void)
 {
-    ek_tpm_flush_leftovers(); /* exclusive TCTI only; once */
+    flush_range(EK_HR_TRANSIENT, &ek_g.scanned_objs); /* exclusive TCTI only; once */
 }
 
 /* Public area of a persistent handle, or false if nothing is there. (A

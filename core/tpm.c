@@ -136,7 +136,7 @@ static void teardown(bool talk, bool fin)
     ek_g.tcti = NULL;
     ek_g.broken = false;
     ek_g.stale = false;
-    ek_g.scanned = false;
+    ek_g.scanned_objs = ek_g.scanned_sess = false;
     ek_g.slots_known = false;
 }
 
