@@ -63,6 +63,9 @@ ek_rc ek_store_check_token_label(const char *label);
 /* Create the token if missing (EK_OK if it exists). */
 ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);
 ek_rc ek_store_token_get(const char *token, ek_token_info *out);
+/* The directory of an existing token, without reading it: EK_ERR_NOT_FOUND
+ * if there is none, EK_ERR_INVALID for a label the store refuses. */
+ek_rc ek_store_token_dir(const char *token, char *buf, size_t size);
 /* All tokens, sorted by label; *out malloc'ed, caller frees. */
 ek_rc ek_store_tokens(ek_token_info **out, size_t *n);
 /* Remove an emptied token's directory. Only token.conf, the PIN attempt

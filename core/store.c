@@ -71,6 +71,20 @@ static ek_rc token_dir(const char *token, char *dir, size_t size)
     return EK_OK;
 }
 
+/* A stat instead of reading token.conf: the PIN code asks for the
+ * directory several times per PKCS#11 call. */
+ek_rc ek_store_token_dir(const char *token, char *buf, size_t size)
+{
+    struct stat st;
+    ek_rc rc = token_dir(token, buf, size);
+    if (rc == EK_OK && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = ek_error(EK_ERR_NOT_FOUND,
+                      "token '%s' not found in store %s; create it with 'edgekey token init' "
+                      "or by storing a key in it",
+                      token, ek_store_root());
+    return rc;
+}
+
 ek_rc ek_store_token_get(const char *token, ek_token_info *out)
 {
     char dir[1100];

@@ -44,13 +44,7 @@ static const char *who_name(ek_token_user who)
 
 static ek_rc token_dir(const char *token, char *buf, size_t size)
 {
-    ek_token_info ti;
-    ek_rc rc = ek_store_token_get(token, &ti);
-    if (rc != EK_OK)
-        return rc;
-    if ((size_t)snprintf(buf, size, "%s", ti.dir) >= size)
-        return ek_error(EK_ERR_INVALID, "token %s: directory path too long", token);
-    return EK_OK;
+    return ek_store_token_dir(token, buf, size);
 }
 
 /* HMAC-SHA256(key, prefix || data) with trailing zero bytes removed: the TPM
