@@ -6,9 +6,10 @@
  * start: about 80 page faults and several ms of CPU per process for nothing.
  * The core library is therefore linked without them (core/meson.build
  * defines EK_LAZY_LIBS and links with -z defs) and reaches them through the
- * tables below, filled by dlopen() on the first call, in three sets:
- * tctildr + mu when a key file is decoded or the TPM is connected (raw
- * commands need nothing more), esys (with its libtss2-sys) only when a
+ * tables below, filled by dlopen() on the first call, in four sets:
+ * mu when a key file is decoded or the TPM is connected (raw commands need
+ * nothing more; tcti_direct.c opens the TCTI module itself), tctildr only
+ * for a TCTI configuration the loader must resolve, esys (with its libtss2-sys) only when a
  * command still goes through ESYS (the ESYS context is made on first need,
  * tpm.c), rc only when an error is decoded (Tss2_RC_Decode); p11-kit when a
  * pkcs11: URI is parsed or written. A sign or a PIN login then never maps
@@ -77,25 +78,27 @@ typedef struct ek_lazy_p11kit_tab { EK_LAZY_P11KIT_FNS(EK_LAZY_MEMBER) } ek_lazy
 #if defined(EK_LAZY_LIBS) || defined(EK_LAZY_IMPL)
 /* Load now (once per process, thread-safe). EK_OK, or EK_ERR_UNSUPPORTED
  * with a message naming the library and the package to install.
- * tss2: libtss2-tctildr + libtss2-mu; esys: libtss2-esys (+ -sys). */
+ * tss2: libtss2-mu; tctildr: the TCTI loader; esys: libtss2-esys (+ -sys). */
 ek_rc ek_lazy_tss2_load(void);
+ek_rc ek_lazy_tctildr_load(void);
 ek_rc ek_lazy_esys_load(void);
 ek_rc ek_lazy_p11kit_load(void);
 extern ek_lazy_tss2_tab ek_lazy_tss2;
 extern ek_lazy_p11kit_tab ek_lazy_p11kit;
 /* For calls that cannot report an error of their own: load or abort with
  * the reason (the libraries are package dependencies of edgekey). One per
- * set: tctildr and mu share ek_lazy_tss2_need's. rc never aborts: without
+ * set (mu's is ek_lazy_tss2_need). rc never aborts: without
  * libtss2-rc, Tss2_RC_Decode gives the code in hex. */
 const ek_lazy_tss2_tab *ek_lazy_tss2_need(void);
+const ek_lazy_tss2_tab *ek_lazy_tctildr_need(void);
 const ek_lazy_tss2_tab *ek_lazy_esys_need(void);
 const ek_lazy_tss2_tab *ek_lazy_rc_need(void);
 const ek_lazy_p11kit_tab *ek_lazy_p11kit_need(void);
-#define ek_lazy_tctildr_need ek_lazy_tss2_need
 #define ek_lazy_mu_need ek_lazy_tss2_need
 #else
 static inline ek_rc ek_lazy_tss2_load(void) { return EK_OK; }
 static inline ek_rc ek_lazy_esys_load(void) { return EK_OK; }
+static inline ek_rc ek_lazy_tctildr_load(void) { return EK_OK; }
 static inline ek_rc ek_lazy_p11kit_load(void) { return EK_OK; }
 #endif
 

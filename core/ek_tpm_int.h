@@ -47,6 +47,7 @@ typedef struct ek_conn {
      * only raw commands (rawcmd.c) and never maps or initialises ESYS. */
     ESYS_CONTEXT *esys;
     TSS2_TCTI_CONTEXT *tcti;          /* shared by ESYS and rawcmd.c; NULL: not connected */
+    bool tcti_direct;                 /* opened by tcti_direct.c, not the loader */
     pid_t pid;                        /* process that opened it */
     bool broken;                      /* TCTI/IO failure seen: reconnect */
     bool stale;                       /* our objects/sessions vanished (TPM reset) */
@@ -98,6 +99,10 @@ ek_rc ek_tpm_recover_locked(void);
 /* True for TCTI-layer and I/O failures (the connection is gone). */
 bool ek_tpm_rc_is_io(TSS2_RC rc);
 /* Flush one handle with a raw TPM2_FlushContext, ignoring errors (lock held). */
+/* tcti_direct.c: "name[:config]" opened as libtss2-tcti-<name>.so.0 without
+ * the TCTI loader; TSS2_TCTI_RC_NOT_IMPLEMENTED: leave it to the loader. */
+TSS2_RC ek_tcti_direct_open(const char *conf, TSS2_TCTI_CONTEXT **out);
+void ek_tcti_direct_close(TSS2_TCTI_CONTEXT *ctx);
 void ek_tpm_flush_raw(TPM2_HANDLE h);
 /* The ESYS context, made now if this connection has none (lock held):
  * maps libtss2-esys on first use. Errors: EK_ERR_UNSUPPORTED (library

@@ -36,6 +36,7 @@ typedef struct lazy_set {
 /* tss2: the TCTI loader and tss2-mu, all a raw command needs; esys: only for
  * the commands still sent through ESYS; rc: only to decode an error. */
 static lazy_set tss2_set = {.once = PTHREAD_ONCE_INIT};
+static lazy_set tctildr_set = {.once = PTHREAD_ONCE_INIT};
 static lazy_set esys_set = {.once = PTHREAD_ONCE_INIT};
 static lazy_set rc_set = {.once = PTHREAD_ONCE_INIT};
 static lazy_set p11kit_set = {.once = PTHREAD_ONCE_INIT};
@@ -74,8 +75,12 @@ static bool load_tss2_libs(lazy_set *set, unsigned mask)
 
 static void load_tss2(void)
 {
-    atomic_store(&tss2_set.ok,
-                 load_tss2_libs(&tss2_set, 1u << LIB_tctildr | 1u << LIB_mu));
+    atomic_store(&tss2_set.ok, load_tss2_libs(&tss2_set, 1u << LIB_mu));
+}
+
+static void load_tctildr(void)
+{
+    atomic_store(&tctildr_set.ok, load_tss2_libs(&tctildr_set, 1u << LIB_tctildr));
 }
 
 static void load_esys(void)
@@ -125,6 +130,13 @@ ek_rc ek_lazy_tss2_load(void)
                : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", tss2_set.why);
 }
 
+ek_rc ek_lazy_tctildr_load(void)
+{
+    return ensure(&tctildr_set, load_tctildr)
+               ? EK_OK
+               : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", tctildr_set.why);
+}
+
 ek_rc ek_lazy_esys_load(void)
 {
     return ensure(&esys_set, load_esys)
@@ -149,6 +161,13 @@ const ek_lazy_tss2_tab *ek_lazy_tss2_need(void)
 {
     if (!ensure(&tss2_set, load_tss2))
         die("tpm2-tss", tss2_set.why);
+    return &ek_lazy_tss2;
+}
+
+const ek_lazy_tss2_tab *ek_lazy_tctildr_need(void)
+{
+    if (!ensure(&tctildr_set, load_tctildr))
+        die("tpm2-tss", tctildr_set.why);
     return &ek_lazy_tss2;
 }
 

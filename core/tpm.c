@@ -110,9 +110,12 @@ static void close_tcti(void)
 {
     if (ek_abrmd_is(ek_g.tcti))
         ek_abrmd_close(ek_g.tcti);
+    else if (ek_g.tcti && ek_g.tcti_direct)
+        ek_tcti_direct_close(ek_g.tcti);
     else if (ek_g.tcti)
         Tss2_TctiLdr_Finalize(&ek_g.tcti);
     ek_g.tcti = NULL;
+    ek_g.tcti_direct = false;
 }
 
 /* Tear the connection down. talk: flush what we loaded (raw commands, so
@@ -205,7 +208,13 @@ static ek_rc do_connect(void)
         if (rc)
             return connect_fail(rc, why);
     } else {
-        rc = Tss2_TctiLdr_Initialize(ek_tcti_conf[0] ? ek_tcti_conf : NULL, &ek_g.tcti);
+        rc = ek_tcti_direct_open(ek_tcti_conf[0] ? ek_tcti_conf : NULL, &ek_g.tcti);
+        ek_g.tcti_direct = rc == TSS2_RC_SUCCESS;
+        if (rc == TSS2_TCTI_RC_NOT_IMPLEMENTED) { /* the loader's turn */
+            if (ek_lazy_tctildr_load() != EK_OK)
+                return ek_error(EK_ERR_CONNECT, "cannot reach the TPM: %s", ek_last_error());
+            rc = Tss2_TctiLdr_Initialize(ek_tcti_conf[0] ? ek_tcti_conf : NULL, &ek_g.tcti);
+        }
         if (rc)
             return connect_fail(rc, "TCTI initialisation");
     }
