@@ -123,70 +123,52 @@ static bool ensure(lazy_set *s, void (*load)(void))
     return atomic_load(&s->ok);
 }
 
-ek_rc ek_lazy_tss2_load(void)
+/* Load a set now: EK_OK, or EK_ERR_UNSUPPORTED naming the library. */
+static ek_rc load_or_error(lazy_set *s, void (*load)(void), const char *what)
 {
-    return ensure(&tss2_set, load_tss2)
-               ? EK_OK
-               : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", tss2_set.why);
+    return ensure(s, load) ? EK_OK : ek_error(EK_ERR_UNSUPPORTED, "%s: %s", what, s->why);
 }
 
-ek_rc ek_lazy_tctildr_load(void)
+/* Load a set for a call that cannot report an error: abort with the reason. */
+static void load_or_die(lazy_set *s, void (*load)(void), const char *what)
 {
-    return ensure(&tctildr_set, load_tctildr)
-               ? EK_OK
-               : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", tctildr_set.why);
+    if (!ensure(s, load)) {
+        fprintf(stderr, "edgekey: %s: %s\n", what, s->why);
+        abort();
+    }
 }
 
-ek_rc ek_lazy_esys_load(void)
-{
-    return ensure(&esys_set, load_esys)
-               ? EK_OK
-               : ek_error(EK_ERR_UNSUPPORTED, "tpm2-tss: %s", esys_set.why);
-}
-
-ek_rc ek_lazy_p11kit_load(void)
-{
-    return ensure(&p11kit_set, load_p11kit)
-               ? EK_OK
-               : ek_error(EK_ERR_UNSUPPORTED, "p11-kit: %s", p11kit_set.why);
-}
-
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "edgekey: %s: %s\n", what, why);
-    abort();
-}
+ek_rc ek_lazy_tss2_load(void) { return load_or_error(&tss2_set, load_tss2, "tpm2-tss"); }
+ek_rc ek_lazy_tctildr_load(void) { return load_or_error(&tctildr_set, load_tctildr, "tpm2-tss"); }
+ek_rc ek_lazy_esys_load(void) { return load_or_error(&esys_set, load_esys, "tpm2-tss"); }
+ek_rc ek_lazy_p11kit_load(void) { return load_or_error(&p11kit_set, load_p11kit, "p11-kit"); }
 
 const ek_lazy_tss2_tab *ek_lazy_tss2_need(void)
 {
-    if (!ensure(&tss2_set, load_tss2))
-        die("tpm2-tss", tss2_set.why);
+    load_or_die(&tss2_set, load_tss2, "tpm2-tss");
     return &ek_lazy_tss2;
 }
 
 const ek_lazy_tss2_tab *ek_lazy_tctildr_need(void)
 {
-    if (!ensure(&tctildr_set, load_tctildr))
-        die("tpm2-tss", tctildr_set.why);
+    load_or_die(&tctildr_set, load_tctildr, "tpm2-tss");
     return &ek_lazy_tss2;
 }
 
 const ek_lazy_tss2_tab *ek_lazy_esys_need(void)
 {
-    if (!ensure(&esys_set, load_esys))
-        die("tpm2-tss", esys_set.why);
+    load_or_die(&esys_set, load_esys, "tpm2-tss");
     return &ek_lazy_tss2;
 }
 
 const ek_lazy_tss2_tab *ek_lazy_rc_need(void)
 {
-    ensure(&rc_set, load_rc);
+    ensure(&rc_set, load_rc); /* never fails: without the library, codes in hex */
     return &ek_lazy_tss2;
 }
 
 const ek_lazy_p11kit_tab *ek_lazy_p11kit_need(void)
 {
-    if (!ensure(&p11kit_set, load_p11kit))
-        die("p11-kit", p11kit_set.why);
+    load_or_die(&p11kit_set, load_p11kit, "p11-kit");
     return &ek_lazy_p11kit;
 }
