@@ -239,6 +239,8 @@ void ek_sw_leave(void);
 /* Make the private context now (before ESYS's first use of OpenSSL) and,
  * inside an enter/leave section, the thread's default at once. */
 void ek_sw_need(void);
+/* The TPM's algorithm id of a digest (swdirect.c); TPM2_ALG_NULL for none. */
+TPM2_ALG_ID ek_md_tpm_alg(ek_md md);
 /* AES-128-CFB in place (TPM parameter encryption). */
 bool ek_sw_aes128_cfb(const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
                       bool encrypt);

@@ -30,18 +30,6 @@ void ek_pss_set(ek_pss_salt s)
     atomic_store(&pss_state, s);
 }
 
-static TPMI_ALG_HASH tpm_hash(ek_md md)
-{
-    switch (md) {
-    case EK_MD_SHA1: return TPM2_ALG_SHA1;
-    case EK_MD_SHA256: return TPM2_ALG_SHA256;
-    case EK_MD_SHA384: return TPM2_ALG_SHA384;
-    case EK_MD_SHA512: return TPM2_ALG_SHA512;
-    case EK_MD_NONE: break;
-    }
-    return TPM2_ALG_NULL;
-}
-
 static ek_rc pss_refused(void)
 {
     return ek_error(EK_ERR_UNSUPPORTED,
@@ -54,7 +42,7 @@ static ek_rc check_args(const ek_key *key, ek_sig_scheme scheme, ek_md md, size_
 {
     const char *alg = key->pub.alg == EK_ALG_RSA ? "RSA" : "EC";
     bool rsa_scheme = scheme == EK_SIG_RSA_PKCS1 || scheme == EK_SIG_RSA_PSS;
-    if (tpm_hash(md) == TPM2_ALG_NULL || dlen != ek_md_size(md))
+    if (ek_md_tpm_alg(md) == TPM2_ALG_NULL || dlen != ek_md_size(md))
         return ek_error(EK_ERR_INVALID, "sign: a %zu-byte digest does not match %s (%zu bytes)",
                         dlen, md ? ek_md_name(md) : "no digest", ek_md_size(md));
     if ((key->pub.alg == EK_ALG_RSA) != rsa_scheme ||
@@ -193,7 +181,7 @@ static ek_rc format_sig(const ek_key *key, const TPMT_SIGNATURE *sig, ek_ecdsa_f
 static ek_rc pss_learn(const ek_key *key, ek_md md, const unsigned char *dg,
                        const unsigned char *sig, size_t slen)
 {
-    int salt = ek_sw_rsa_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, tpm_hash(md), dg, sig,
+    int salt = ek_sw_rsa_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, ek_md_tpm_alg(md), dg, sig,
                                   slen);
     if (salt >= 0 && (size_t)salt == ek_md_size(md)) {
         ek_pss_set(EK_PSS_SALT_DIGEST);
@@ -230,7 +218,7 @@ ek_rc ek_key_sign(ek_key *key, ek_sig_scheme scheme, ek_md md, const unsigned ch
     memcpy(a.dg.buffer, dgst, dlen);
     a.scheme.scheme = scheme == EK_SIG_RSA_PKCS1 ? TPM2_ALG_RSASSA
                       : scheme == EK_SIG_RSA_PSS ? TPM2_ALG_RSAPSS : TPM2_ALG_ECDSA;
-    a.scheme.details.any.hashAlg = tpm_hash(md);
+    a.scheme.details.any.hashAlg = ek_md_tpm_alg(md);
     TPMT_SIGNATURE ts;
     if ((r = tpm_sign(key, &a, &ts)) != EK_OK)
         return r;

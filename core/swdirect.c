@@ -192,7 +192,7 @@ struct ek_md_ctx {
     hash_st h;
 };
 
-static TPM2_ALG_ID md_alg(ek_md md)
+TPM2_ALG_ID ek_md_tpm_alg(ek_md md)
 {
     switch (md) {
     case EK_MD_SHA1:
@@ -212,7 +212,7 @@ static TPM2_ALG_ID md_alg(ek_md md)
 bool ek_md_ctx_reset(ek_md_ctx *c, ek_md md)
 {
     c->md = md;
-    c->alg = md_alg(md);
+    c->alg = ek_md_tpm_alg(md);
     return c->alg != TPM2_ALG_NULL && h_init(&c->h, c->alg);
 }
 
@@ -259,6 +259,6 @@ void ek_md_ctx_free(ek_md_ctx *c)
 bool ek_md_digest(ek_md md, const void *data, size_t len, unsigned char *out)
 {
     ek_iov v = {data, len};
-    TPM2_ALG_ID alg = md_alg(md);
+    TPM2_ALG_ID alg = ek_md_tpm_alg(md);
     return alg != TPM2_ALG_NULL && ek_sw_hash(alg, &v, 1, out);
 }
