@@ -132,13 +132,6 @@ ek_pss_salt ek_tpm_pss_salt(void);
 size_t ek_md_size(ek_md md);                      /* 0 for EK_MD_NONE */
 ek_md ek_md_from_name(const char *name);          /* "SHA256", "sha-256", "SHA2-256" ... */
 const char *ek_md_name(ek_md md);                 /* OpenSSL name: "SHA256" */
-/* The digest from the core's private default-provider library context,
- * fetched once per process: a new reference (free it with EVP_MD_free), or
- * NULL for EK_MD_NONE or if the default provider is unavailable. Saves a
- * face its own first fetch (building a method store, ~1 ms per process). */
-struct evp_md_st;
-struct evp_md_st *ek_md_fetch(ek_md md);
-
 /* A running digest (SHA-1/256/384/512) without OpenSSL's provider or ENGINE
  * layers and without any library context: what a face hashes before a TPM
  * signature (core/swdirect.c says why). The caller owns the context. */

@@ -215,12 +215,8 @@ ek_rc ek_key_set_public(ek_key *key, const TPM2B_PUBLIC *pub);
 /* ---- swcrypto.c / swdirect.c: software crypto for the TPM side ----
  * Never reaches a TPM provider or ENGINE of the application. Digests, HMAC,
  * AES-CFB and random bytes (swdirect.c) need no library context; the
- * private context (swcrypto.c) is made on first use of ek_sw_libctx,
- * ek_sw_md* or ek_sw_need. */
+ * private context (swcrypto.c), for ESYS only, is made by ek_sw_need. */
 typedef struct ek_iov { const void *p; size_t n; } ek_iov;
-OSSL_LIB_CTX *ek_sw_libctx(void);
-const EVP_MD *ek_sw_md(TPM2_ALG_ID alg);    /* SHA1/256/384/512, else NULL */
-const EVP_MD *ek_sw_md_ek(ek_md md);
 size_t ek_sw_md_size(TPM2_ALG_ID alg);
 bool ek_sw_hash(TPM2_ALG_ID alg, const ek_iov *v, size_t n, uint8_t *out);
 bool ek_sw_hmac(TPM2_ALG_ID alg, const uint8_t *key, size_t klen, const ek_iov *v, size_t n,

@@ -1,7 +1,7 @@
 /* edgekey core: the private OpenSSL library context and the TPM's KDFs.
  *
- * The context (only the default provider) serves what needs EVP: ESYS's
- * own crypto and the EVP_MD handed to the provider. Nothing in it can
+ * The context (only the default provider) serves ESYS's own crypto, for
+ * the tests and benchmarks that still make an ESYS context. Nothing in it can
  * recurse into a TPM provider (ours or tpm2-openssl) loaded in the
  * application's context. It is made on first need, not per process: a
  * PKCS#11 login or a raw TPM2_Sign uses swdirect.c's digests, HMAC, AES and
@@ -26,17 +26,11 @@
 static pthread_once_t sw_once = PTHREAD_ONCE_INIT;
 static OSSL_LIB_CTX *sw_ctx;
 static OSSL_PROVIDER *sw_default;
-static EVP_MD *sw_sha1, *sw_sha256, *sw_sha384, *sw_sha512;
 
 static void sw_free(void)
 {
-    EVP_MD_free(sw_sha1);
-    EVP_MD_free(sw_sha256);
-    EVP_MD_free(sw_sha384);
-    EVP_MD_free(sw_sha512);
     OSSL_PROVIDER_unload(sw_default);
     OSSL_LIB_CTX_free(sw_ctx);
-    sw_sha1 = sw_sha256 = sw_sha384 = sw_sha512 = NULL;
     sw_default = NULL;
     sw_ctx = NULL;
 }
@@ -68,10 +62,6 @@ static void sw_init(void)
     sw_ctx = OSSL_LIB_CTX_new();
     if (!sw_ctx || !(sw_default = OSSL_PROVIDER_load(sw_ctx, "default")))
         return;
-    sw_sha1 = EVP_MD_fetch(sw_ctx, "SHA1", NULL);
-    sw_sha256 = EVP_MD_fetch(sw_ctx, "SHA256", NULL);
-    sw_sha384 = EVP_MD_fetch(sw_ctx, "SHA384", NULL);
-    sw_sha512 = EVP_MD_fetch(sw_ctx, "SHA512", NULL);
     atexit(sw_cleanup);
 }
 
@@ -110,52 +100,6 @@ void ek_sw_need(void)
     pthread_once(&sw_once, sw_init);
     if (sw_depth > 0)
         sw_switch();
-}
-
-OSSL_LIB_CTX *ek_sw_libctx(void)
-{
-    pthread_once(&sw_once, sw_init);
-    return sw_ctx;
-}
-
-const EVP_MD *ek_sw_md(TPM2_ALG_ID alg)
-{
-    pthread_once(&sw_once, sw_init);
-    switch (alg) {
-    case TPM2_ALG_SHA1:
-        return sw_sha1;
-    case TPM2_ALG_SHA256:
-        return sw_sha256;
-    case TPM2_ALG_SHA384:
-        return sw_sha384;
-    case TPM2_ALG_SHA512:
-        return sw_sha512;
-    default:
-        return NULL;
-    }
-}
-
-const EVP_MD *ek_sw_md_ek(ek_md md)
-{
-    switch (md) {
-    case EK_MD_SHA1:
-        return ek_sw_md(TPM2_ALG_SHA1);
-    case EK_MD_SHA256:
-        return ek_sw_md(TPM2_ALG_SHA256);
-    case EK_MD_SHA384:
-        return ek_sw_md(TPM2_ALG_SHA384);
-    case EK_MD_SHA512:
-        return ek_sw_md(TPM2_ALG_SHA512);
-    case EK_MD_NONE:
-        break;
-    }
-    return NULL;
-}
-
-EVP_MD *ek_md_fetch(ek_md md)
-{
-    EVP_MD *m = (EVP_MD *)ek_sw_md_ek(md);
-    return m && EVP_MD_up_ref(m) ? m : NULL;
 }
 
 static void be32(uint8_t *b, uint32_t v)
