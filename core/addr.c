@@ -30,7 +30,6 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
-#include "ek_lazy.h"
 
 #include "ek_addr.h"
 #include "ek_keyfile.h"
@@ -226,9 +225,6 @@ ek_rc ek_addr_parse_pkcs11(const char *uri, ek_addr *out)
     masked(uri, shown, sizeof(shown));
     if (strncasecmp(uri, "pkcs11:", 7) != 0)
         return ek_error(EK_ERR_INVALID, "'%s' is not a pkcs11: URI; %s", shown, EK_ADDR_FORMS);
-    ek_rc lr = ek_lazy_p11kit_load();
-    if (lr != EK_OK)
-        return lr;
     P11KitUri *u = p11_kit_uri_new();
     if (!u)
         return ek_error(EK_ERR_NOMEM, "pkcs11 URI: out of memory");
@@ -423,9 +419,6 @@ ek_rc ek_addr_format_pkcs11(const char *token, const char *object, const unsigne
     static const CK_OBJECT_CLASS classes[] = {0, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
     if (token && strlen(token) > 32)
         return ek_error(EK_ERR_INVALID, "token label '%.40s' is longer than 32 bytes", token);
-    ek_rc lr = ek_lazy_p11kit_load();
-    if (lr != EK_OK)
-        return lr;
     P11KitUri *u = p11_kit_uri_new();
     if (!u)
         return ek_error(EK_ERR_NOMEM, "pkcs11 URI: out of memory");

@@ -44,6 +44,11 @@ typedef struct ek_keygen_spec {
     ek_curve curve;                   /* EC: P-256, P-384 */
     const unsigned char *auth;        /* key auth value; NULL/0 = empty auth */
     size_t auth_len;
+    /* The auth value is a 256-bit value derived by core (a token key), not
+     * a human password. Such keys and keys with an empty auth are noDA: the
+     * TPM's dictionary-attack lockout (PIN guessing) never takes them
+     * offline. A human auth value keeps the key under DA protection. */
+    bool auth_derived;
 } ek_keygen_spec;
 
 typedef enum ek_sig_scheme {

@@ -3,32 +3,28 @@
  *
  * A token is a store directory (ek_store.h). A PIN-protected token holds a
  * random 32-byte token secret in the TPM twice, once per PIN, next to its keys:
- *   <token dir>/pin-so.nv       names the NV index holding it, authValue = f(SO PIN)
- *   <token dir>/pin-user.nv     the same for the user PIN
- *   <token dir>/pin.tries       "user_fails = N" / "so_fails = N"
- * (NV indices: TPMA_NV_AUTHREAD|AUTHWRITE|NO_DA in 0x010E4B00..0x010E4BFF,
- * defined with the owner's empty auth; token_nv.h.) Where NV cannot be used
- * (owner auth set, NV full, EDGEKEY_TOKEN_NV=0), and in tokens made before
- * NV was used, the secret is a sealed object instead:
  *   <token dir>/pin-so.seal, pin-user.seal   keyedhash, userAuth = f(PIN)
+ *   <token dir>/pin.tries       "user_fails = N" / "so_fails = N"
  * ("EKSEAL2\n" + parent handle + marshalled TPM2B_PUBLIC + TPM2B_PRIVATE;
  * "EKSEAL1\n" files without the parent are read too). f(PIN) =
  * HMAC-SHA256("edgekey pin", PIN) without trailing zeros, so a PIN of any
- * length fits the TPM's 32-byte auth limit.
+ * length fits the TPM's 32-byte auth limit. Tokens made before 0.2 may hold
+ * the secret in noDA NV indices instead (pin-so.nv / pin-user.nv, token_nv.h);
+ * they still log in, and a PIN change moves that secret to a sealed object.
  *
- * Login reads the index (StartAuthSession + NV_Read, or Load + Unseal)
- * through a salted HMAC session with response encryption: a wrong PIN is a
- * TPM authorisation failure. Indices and sealed objects carry noDA, so
- * wrong PINs never count towards the TPM's
- * dictionary-attack lockout (which would lock every DA-protected key of
- * every user of the TPM); instead pin.tries counts failures under flock and
- * refuses further attempts after EK_TOKEN_MAX_TRIES (the PIN is "locked";
- * the SO unlocks the user PIN by setting a new one). See docs/pkcs11.md.
+ * Login loads the sealed object and unseals it through ESYS's salted HMAC
+ * session with response encryption: a wrong PIN is a TPM authorisation
+ * failure. The sealed objects are DA-protected (no noDA): with TPM access
+ * alone an attacker gets the TPM's lockout budget of guesses, no more. Keys
+ * whose auth value is empty or derived are noDA, so a lockout never takes
+ * them offline. As a second, per-token layer pin.tries counts failures under
+ * flock and refuses further attempts after EK_TOKEN_MAX_TRIES (the SO
+ * unlocks the user PIN by setting a new one). See docs/pkcs11.md.
  *
  * Key auth values in a PIN token are derived from the secret:
  *   auth = HMAC-SHA256(secret, "edgekey key auth" || CKA_ID), trailing zeros cut
  * so changing a PIN only re-seals the secret and never touches keys.
- * A token without pin-so.nv or pin-so.seal is PIN-less: keys have empty auth (the default
+ * A token without pin-so.seal (or an old pin-so.nv) is PIN-less: keys have empty auth (the default
  * token "edge" made by `edgekey keygen` is one).
  *
  * All functions are thread-safe. Functions that take a PIN never log it and

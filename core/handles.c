@@ -41,7 +41,7 @@ static ek_rc collect(ek_persistent **out, size_t *n)
     size_t cap = 0;
     TPMS_CAPABILITY_DATA cd;
     while (more) {
-        ek_rc r = ek_tpm_rc(ek_raw_get_cap(TPM2_CAP_HANDLES, next, 64, &cd, &more),
+        ek_rc r = ek_tpm_rc(ek_tpm_get_cap(TPM2_CAP_HANDLES, next, 64, &cd, &more),
                             "listing persistent handles (TPM2_GetCapability)");
         if (r != EK_OK)
             return r;
@@ -65,8 +65,7 @@ static ek_rc collect(ek_persistent **out, size_t *n)
             p->handle = hl->handle[i];
             next = hl->handle[i] + 1;
             TPM2B_PUBLIC pub = {0};
-            TPM2B_NAME name = {0};
-            p->readable = ek_raw_read_public(p->handle, &pub, &name) == TSS2_RC_SUCCESS;
+            p->readable = ek_tpm_read_public(p->handle, &pub) == TSS2_RC_SUCCESS;
             if (p->readable)
                 describe(p, &pub.publicArea);
             else
@@ -84,7 +83,7 @@ ek_rc ek_tpm_persistent_list(ek_persistent **out, size_t *n)
         return ek_error(EK_ERR_INVALID, "persistent handles: no output");
     *out = NULL;
     *n = 0;
-    ek_rc r = ek_tpm_lock(NULL); /* raw commands only */
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
     r = collect(out, n);

@@ -1,10 +1,8 @@
 /* edgekey core: what the TPM is (ek_info.h), for `edgekey info` and the
  * PKCS#11 token info. A handful of GetCapability calls and three TestParms
- * (RSA key sizes), only when asked: never on the signing path. Raw commands
- * (rawcmd.c): reading the facts makes no ESYS context. */
+ * (RSA key sizes), only when asked: never on the signing path. */
+#include <stdio.h>
 #include <string.h>
-
-#include <tss2/tss2_mu.h>
 
 #include "ek_info.h"
 #include "ek_log.h"
@@ -12,7 +10,7 @@
 
 static TSS2_RC get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_DATA *out)
 {
-    return ek_raw_get_cap(cap, prop, count, out, NULL);
+    return ek_tpm_get_cap(cap, prop, count, out, NULL);
 }
 
 static void put_chars(char *dst, uint32_t v)
@@ -85,16 +83,17 @@ static TSS2_RC read_algs(ek_tpm_info *o, bool *rsa)
     return rc;
 }
 
-/* TestParms: an error answer (VALUE, KEY_SIZE) just means "no". The
- * TPMT_PUBLIC_PARMS: type RSA, symmetric NULL, scheme NULL, keyBits,
- * exponent 0 (rawcmd.c marks the connection broken on I/O errors). */
+/* TestParms: an error answer (VALUE, KEY_SIZE) just means "no". */
 static bool rsa_size_ok(uint16_t bits)
 {
-    const uint8_t p[12] = {0x00, 0x01, 0x00, 0x10, 0x00, 0x10, (uint8_t)(bits >> 8),
-                           (uint8_t)bits, 0, 0, 0, 0};
-    ek_raw_rsp rsp;
-    return ek_raw_exec(TPM2_CC_TestParms, NULL, 0, NULL, p, sizeof(p), 0, &rsp) ==
-           TSS2_RC_SUCCESS;
+    TPMT_PUBLIC_PARMS p = {.type = TPM2_ALG_RSA};
+    p.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    p.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+    p.parameters.rsaDetail.keyBits = bits;
+    TSS2_RC rc = Esys_TestParms(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p);
+    if (ek_tpm_rc_is_io(rc))
+        ek_tpm_mark_broken();
+    return rc == TSS2_RC_SUCCESS;
 }
 
 static TSS2_RC srk_persistent(bool *present)
@@ -157,20 +156,19 @@ ek_rc ek_tpm_read_clock(ek_tpm_clock *out)
     ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
-    TPMS_TIME_INFO ti = {0};
-    ek_raw_rsp rsp;
-    size_t off = 0;
+    TPMS_TIME_INFO *ti = NULL;
     /* No session: ReadClock takes none and its answer is public. */
-    TSS2_RC rc = ek_raw_exec(TPM2_CC_ReadClock, NULL, 0, NULL, NULL, 0, 0, &rsp);
-    if (!rc)
-        rc = Tss2_MU_TPMS_TIME_INFO_Unmarshal(rsp.params, rsp.plen, &off, &ti);
+    TSS2_RC rc = Esys_ReadClock(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti);
+    if (ek_tpm_startup_if_needed(rc))
+        rc = Esys_ReadClock(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti);
     if (!rc) {
-        out->clock_ms = ti.clockInfo.clock;
-        out->time_ms = ti.time;
-        out->reset_count = ti.clockInfo.resetCount;
-        out->restart_count = ti.clockInfo.restartCount;
-        out->safe = ti.clockInfo.safe == TPM2_YES;
+        out->clock_ms = ti->clockInfo.clock;
+        out->time_ms = ti->time;
+        out->reset_count = ti->clockInfo.resetCount;
+        out->restart_count = ti->clockInfo.restartCount;
+        out->safe = ti->clockInfo.safe == TPM2_YES;
     }
+    Esys_Free(ti);
     r = ek_tpm_rc(rc, "reading the TPM clock (TPM2_ReadClock)");
     ek_tpm_unlock();
     return r;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <tss2/tss2_mu.h>
 
 #include "ek_keyfile.h"
 #include "ek_log.h"
@@ -38,10 +39,49 @@ ek_rc ek_key_set_public(ek_key *key, const TPM2B_PUBLIC *pub)
     if (r != EK_OK)
         return r;
     key->tpub = *p;
-    if (!ek_sw_public_name(p, &key->name))
+    if (!ek_public_name(p, &key->name))
         return ek_error(EK_ERR_UNSUPPORTED, "TPM key: name algorithm 0x%04x is not supported",
                         p->nameAlg);
     return EK_OK;
+}
+
+static ek_md md_of_tpm(TPM2_ALG_ID alg)
+{
+    return alg == TPM2_ALG_SHA1     ? EK_MD_SHA1
+           : alg == TPM2_ALG_SHA256 ? EK_MD_SHA256
+           : alg == TPM2_ALG_SHA384 ? EK_MD_SHA384
+           : alg == TPM2_ALG_SHA512 ? EK_MD_SHA512
+                                    : EK_MD_NONE;
+}
+
+TPM2_ALG_ID ek_md_tpm_alg(ek_md md)
+{
+    return md == EK_MD_SHA1     ? TPM2_ALG_SHA1
+           : md == EK_MD_SHA256 ? TPM2_ALG_SHA256
+           : md == EK_MD_SHA384 ? TPM2_ALG_SHA384
+           : md == EK_MD_SHA512 ? TPM2_ALG_SHA512
+                                : TPM2_ALG_NULL;
+}
+
+size_t ek_curve_size(TPM2_ECC_CURVE curve)
+{
+    return curve == TPM2_ECC_NIST_P256 ? 32 : curve == TPM2_ECC_NIST_P384 ? 48 : 0;
+}
+
+/* The TPM's name of an object: nameAlg || H(marshalled TPMT_PUBLIC). */
+bool ek_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name)
+{
+    uint8_t buf[sizeof(TPMT_PUBLIC)];
+    size_t off = 0;
+    ek_md md = md_of_tpm(pub->nameAlg);
+    if (md == EK_MD_NONE ||
+        Tss2_MU_TPMT_PUBLIC_Marshal(pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
+        !ek_md_digest(md, buf, off, name->name + 2))
+        return false;
+    name->name[0] = (uint8_t)(pub->nameAlg >> 8);
+    name->name[1] = (uint8_t)pub->nameAlg;
+    name->size = (UINT16)(2 + ek_md_size(md));
+    return true;
 }
 
 static ek_rc from_keyfile(const ek_keyfile *kf, ek_key **out)
@@ -90,16 +130,33 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     if (!persistent_range(handle))
         return ek_error(EK_ERR_INVALID, "handle:0x%08x is not a persistent handle; use "
                         "0x81000000..0x81ffffff", handle);
-    ek_rc r = ek_tpm_lock(NULL);
+    ESYS_CONTEXT *esys;
+    ek_rc r = ek_tpm_lock(&esys);
     if (r != EK_OK)
         return r;
-    TPM2B_PUBLIC pub = {0};
-    TPM2B_NAME name = {0};
-    TSS2_RC rc = ek_raw_read_public(handle, &pub, &name);
+    TPM2B_PUBLIC *pubp = NULL, pub = {0};
+    TPM2B_NAME *namep = NULL, name = {0};
+    ESYS_TR tr = ESYS_TR_NONE;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       &tr);
+    if (ek_tpm_startup_if_needed(rc))
+        rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+    if (!rc) /* no second command: ESYS keeps the public area it just read */
+        rc = Esys_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pubp, &namep,
+                             NULL);
+    if (!rc) {
+        pub = *pubp;
+        name = *namep;
+    }
+    Esys_Free(pubp);
+    Esys_Free(namep);
+    if (rc && tr != ESYS_TR_NONE)
+        Esys_TR_Close(esys, &tr);
+    uint64_t gen = ek_tpm_generation();
     ek_tpm_unlock();
     if (rc) {
         r = ek_tpm_rc(rc, "reading the persistent key");
-        if (r == EK_ERR_NOT_FOUND || (rc & 0xbf) == TPM2_RC_HANDLE)
+        if (r == EK_ERR_NOT_FOUND || ek_tpm_rc_is(rc, TPM2_RC_HANDLE))
             return ek_error(EK_ERR_NOT_FOUND, "handle:0x%08x: no key at this persistent handle; "
                             "list them with `tpm2_getcap handles-persistent`", handle);
         return r;
@@ -108,12 +165,14 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     if (!k)
         return ek_error(EK_ERR_NOMEM, "out of memory for a key");
     k->handle = handle;
+    k->tr = tr; /* kept for signing on this connection (keyload.c) */
+    k->gen = gen;
     r = ek_key_set_public(k, &pub);
     if (r == EK_OK && (name.size != k->name.size || memcmp(name.name, k->name.name, name.size)))
         r = ek_error(EK_ERR_TPM, "handle:0x%08x: the TPM's name for the key does not match its "
                      "public area", handle);
     if (r != EK_OK) {
-        key_destroy(k);
+        ek_key_free(k); /* closes its ESYS_TR too */
         return r;
     }
     *out = k;
@@ -174,7 +233,7 @@ size_t ek_key_max_sig_size(const ek_key *key, ek_ecdsa_fmt fmt)
 {
     if (key->pub.alg == EK_ALG_RSA)
         return (key->pub.bits + 7) / 8;
-    size_t cs = ek_sw_curve_size(key->tpub.parameters.eccDetail.curveID);
+    size_t cs = ek_curve_size(key->tpub.parameters.eccDetail.curveID);
     if (fmt == EK_ECDSA_RAW)
         return 2 * cs;
     size_t content = 2 * (2 + cs + 1); /* two INTEGERs, each with a possible 0x00 */

@@ -22,7 +22,6 @@
 #include <openssl/pem.h>
 #include <tss2/tss2_mu.h>
 
-#include "ek_lazy.h"
 
 #include "ek_keyfile.h"
 
@@ -191,8 +190,6 @@ ek_rc ek_keyfile_decode_der(const unsigned char *der, size_t len, ek_keyfile *ou
         return ek_error(EK_ERR_INVALID, "TSS2 key file: no input");
     if (len == 0 || len > EK_KEYFILE_MAX)
         return ek_error(EK_ERR_INVALID, "TSS2 key file: %zu bytes is not a TPMKey structure", len);
-    if (ek_lazy_tss2_load() != EK_OK)
-        return EK_ERR_UNSUPPORTED;
     const unsigned char *p = der;
     EK_TPMKEY *k = (EK_TPMKEY *)ASN1_item_d2i(NULL, &p, (long)len, TPMKEY_IT);
     if (!k) {
@@ -239,8 +236,6 @@ ek_rc ek_keyfile_encode_der(const ek_keyfile *kf, unsigned char **der, size_t *l
 {
     if (!kf || !der || !len)
         return ek_error(EK_ERR_INVALID, "TSS2 key file: nothing to encode");
-    if (ek_lazy_tss2_load() != EK_OK)
-        return EK_ERR_UNSUPPORTED;
     EK_TPMKEY *k = (EK_TPMKEY *)ASN1_item_new(TPMKEY_IT);
     if (!k)
         return ek_error(EK_ERR_NOMEM, "TSS2 key file: out of memory");

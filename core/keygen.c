@@ -4,8 +4,7 @@
  * sensitiveDataOrigin|userWithAuth, with scheme NULL so the signer picks
  * PKCS#1, PSS or ECDSA per signature. An auth value travels in the sensitive
  * area of TPM2_Create, so that command then goes through the salted session
- * with parameter encryption (TPMA_SESSION_DECRYPT). TPM2_Create and
- * TPM2_EvictControl are raw commands (seccmd.c, rawcmd.c): no ESYS. */
+ * with parameter encryption (TPMA_SESSION_DECRYPT), ESYS's own. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +13,6 @@
 #include "ek_config.h"
 #include "ek_log.h"
 #include "ek_policy.h"
-#include "ek_srk.h"
 #include "ek_tpm_int.h"
 
 #define KEY_ATTRS                                                                           \
@@ -26,6 +24,8 @@ static void key_template(const ek_keygen_spec *spec, TPM2B_PUBLIC *t)
     memset(t, 0, sizeof(*t));
     t->publicArea.nameAlg = TPM2_ALG_SHA256;
     t->publicArea.objectAttributes = KEY_ATTRS;
+    if (spec->auth_len == 0 || spec->auth_derived) /* see ek_keygen_spec */
+        t->publicArea.objectAttributes |= TPMA_OBJECT_NODA;
     if (spec->alg == EK_ALG_RSA) {
         t->publicArea.type = TPM2_ALG_RSA;
         t->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
@@ -41,9 +41,32 @@ static void key_template(const ek_keygen_spec *spec, TPM2B_PUBLIC *t)
     }
 }
 
-/* An auth value goes through our salted session, encrypted (seccmd.c);
- * ESYS's salted session would need an ENGINE-free OpenSSL, which a process
- * with a default ENGINE does not have. Without one, the password session. */
+ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent,
+                    const char *what, TSS2_RC *tpm_rc)
+{
+    ESYS_TR srk, sess = ESYS_TR_PASSWORD;
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    TSS2_RC rc = 0;
+    bool secret = sens->sensitive.userAuth.size || sens->sensitive.data.size;
+    ek_rc r = ek_tpm_srk(&srk);
+    if (r == EK_OK)
+        r = ek_srk_parent(parent);
+    if (r == EK_OK && secret) /* the sensitive area travels encrypted */
+        r = ek_tpm_session(TPMA_SESSION_DECRYPT, &sess);
+    if (r != EK_OK)
+        return r;
+    ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
+    rc = Esys_Create(ek_tpm_ctx(), srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, tmpl, &outside,
+                     &pcrs, priv, pub, NULL, NULL, NULL);
+    if (rc && secret && !ek_tpm_rc_is_io(rc))
+        ek_tpm_session_reset();
+    if (tpm_rc)
+        *tpm_rc = rc;
+    return ek_tpm_rc(rc, what);
+}
+
 static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
                     TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent)
 {
@@ -52,19 +75,10 @@ static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
     snprintf(what, sizeof(what), "creating a %s key (TPM2_Create)",
              ek_alg_name(spec->alg, spec->bits, spec->curve));
     key_template(spec, &tmpl);
-    *priv = calloc(1, sizeof(**priv));
-    *pub = calloc(1, sizeof(**pub));
-    if (!*priv || !*pub)
-        return ek_error(EK_ERR_NOMEM, "%s: out of memory", what);
     ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
-    r = ek_srk_public();
-    if (r == EK_OK) {
-        ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
-        r = ek_sess_create(sens, &tmpl, *priv, *pub, what, NULL);
-        *parent = ek_g.srk_parent;
-    }
+    r = ek_tpm_create(sens, &tmpl, priv, pub, parent, what, NULL);
     ek_tpm_unlock();
     if (r == EK_ERR_UNSUPPORTED)
         r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
@@ -112,8 +126,10 @@ ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out)
         if (r == EK_OK)
             r = ek_key_set_auth(k, spec->auth, spec->auth_len);
     }
-    free(priv);
-    free(pub);
+    if (priv)
+        OPENSSL_cleanse(priv, sizeof(*priv));
+    Esys_Free(priv);
+    Esys_Free(pub);
     if (r != EK_OK) {
         ek_key_free(k);
         return r;
@@ -142,21 +158,28 @@ ek_rc ek_key_persist(ek_key *key, uint32_t handle)
         return r;
     if ((r = ek_tpm_lock(NULL)) != EK_OK)
         return r;
-    TPM2B_PUBLIC taken;
-    TPM2B_NAME tname;
-    if (ek_raw_read_public(handle, &taken, &tname) == TSS2_RC_SUCCESS)
+    ESYS_TR taken = ESYS_TR_NONE, out = ESYS_TR_NONE;
+    if (Esys_TR_FromTPMPublic(ek_tpm_ctx(), handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                              &taken) == TSS2_RC_SUCCESS) {
+        Esys_TR_Close(ek_tpm_ctx(), &taken);
         r = ek_error(EK_ERR_EXISTS, "persistent handle 0x%08x is already taken; evict it first "
                      "or choose another handle", handle);
+    }
     if (r == EK_OK)
-        r = ek_key_use(key, NULL);
+        r = ek_key_use(key);
     if (r == EK_OK) {
         char what[80];
         snprintf(what, sizeof(what), "making the key persistent at 0x%08x", handle);
-        r = ek_tpm_rc(ek_raw_evict(key->tpm_handle, handle), what);
+        r = ek_tpm_rc(Esys_EvictControl(ek_tpm_ctx(), ESYS_TR_RH_OWNER, key->tr,
+                                        ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
+                                        &out),
+                      what);
     }
     if (r == EK_OK) {
         ek_key_unload_locked(key); /* the persistent copy serves from now on */
         key->handle = handle;
+        key->tr = out;
+        key->gen = ek_tpm_generation();
     }
     ek_tpm_unlock();
     return r;
@@ -169,19 +192,25 @@ ek_rc ek_key_evict_handle(uint32_t handle)
         return r;
     if ((r = ek_tpm_lock(NULL)) != EK_OK)
         return r;
-    TPM2B_PUBLIC pub;
-    TPM2B_NAME name;
-    TSS2_RC rc = ek_raw_read_public(handle, &pub, &name); /* quiet existence check */
+    ESYS_TR tr = ESYS_TR_NONE, out = ESYS_TR_NONE;
+    uint32_t srk_parent = 0;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(ek_tpm_ctx(), handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, &tr); /* quiet existence check */
     if (rc) {
         r = ek_tpm_rc(rc, "reading the persistent key");
         if (r == EK_ERR_NOT_FOUND || r == EK_ERR_TPM)
             r = ek_error(EK_ERR_NOT_FOUND, "no persistent object at 0x%08x", handle);
     } else {
-        if (handle == ek_g.srk_parent) /* our SRK: forget it before it goes */
-            ek_srk_forget(true);
+        if (handle == EK_SRK_HANDLE && ek_srk_parent(&srk_parent) == EK_OK &&
+            srk_parent == handle)
+            ek_srk_forget(true); /* our SRK: forget it before it goes */
         char what[80];
         snprintf(what, sizeof(what), "evicting the persistent key 0x%08x", handle);
-        r = ek_tpm_rc(ek_raw_evict(handle, handle), what);
+        r = ek_tpm_rc(Esys_EvictControl(ek_tpm_ctx(), ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD,
+                                        ESYS_TR_NONE, ESYS_TR_NONE, handle, &out),
+                      what);
+        if (r != EK_OK)
+            Esys_TR_Close(ek_tpm_ctx(), &tr);
     }
     ek_tpm_unlock();
     return r;

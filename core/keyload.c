@@ -9,8 +9,7 @@
  * Behind a resource manager the bound is generous (the RM swaps). Handles
  * go stale when the connection is re-opened; the generation tells.
  *
- * Loading is a raw TPM2_Load (rawcmd.c) and signing a raw TPM2_Sign
- * (sign.c): a key's ESYS_TR is made only for a caller that asks for it. */
+ * Loading is Esys_Load under the parent's ESYS_TR (srk.c). */
 #include "ek_log.h"
 #include "ek_tpm_int.h"
 
@@ -55,33 +54,28 @@ unsigned ek_keys_loaded(void)
 /* Keys we may keep loaded at once. */
 static unsigned key_budget(void)
 {
-    if (!ek_g.exclusive)
+    if (!ek_tpm_exclusive())
         return RM_MAX_LOADED;
     unsigned parents = ek_srk_transient_count(), slots = ek_tpm_slots();
     return slots > parents + 1 ? slots - parents : 1;
 }
 
-/* Forget a key's ESYS_TR, if one was made (no TPM command). */
-static void close_tr(ek_key *key, bool same_conn)
-{
-    if (key->tr != ESYS_TR_NONE && same_conn && ek_g.esys)
-        Esys_TR_Close(ek_g.esys, &key->tr);
-    key->tr = ESYS_TR_NONE;
-}
-
 static void forget_load(ek_key *key, bool same_conn)
 {
-    close_tr(key, same_conn);
+    if (key->tr != ESYS_TR_NONE && same_conn && ek_tpm_ctx())
+        Esys_TR_Close(ek_tpm_ctx(), &key->tr);
+    key->tr = ESYS_TR_NONE;
     lru_remove(key);
     key->transient = false;
-    key->tpm_handle = 0;
 }
 
 void ek_key_unload_locked(ek_key *key)
 {
     bool live = key->gen == ek_tpm_generation() && ek_tpm_connected();
-    if (key->transient && live)
-        ek_tpm_flush_raw(key->tpm_handle);
+    if (key->transient && live) {
+        ek_tpm_flush(&key->tr);
+        live = false; /* flushed: nothing left to close */
+    }
     forget_load(key, live);
 }
 
@@ -103,71 +97,60 @@ void ek_tpm_reserve_slot(void)
 
 void ek_keys_forget(bool talk)
 {
-    while (lru_head) {
-        ek_key *k = lru_head;
-        bool live = talk && k->gen == ek_tpm_generation();
-        if (live && k->transient)
-            ek_tpm_flush_raw(k->tpm_handle);
-        forget_load(k, live);
-    }
+    while (lru_head)
+        talk ? ek_key_unload_locked(lru_head) : forget_load(lru_head, false);
 }
 
-static bool rc_is_handle(TSS2_RC rc)
+static TSS2_RC load(ESYS_TR parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+                    ESYS_TR *out)
 {
-    return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
-           (rc & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_HANDLE;
+    return Esys_Load(ek_tpm_ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv,
+                     pub, out);
 }
 
 ek_rc ek_load_under(uint32_t parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
-                    const char *what, TPM2_HANDLE *out, TSS2_RC *tpm_rc)
+                    const char *what, ESYS_TR *out, TSS2_RC *tpm_rc)
 {
-    TPM2_HANDLE ph;
+    ESYS_TR ph;
     ek_rc r = ek_tpm_parent(parent, &ph);
     if (r != EK_OK)
         return r;
     ek_slots_reserve(1);
-    TSS2_RC rc = ek_raw_load(ph, priv, pub, out);
-    if ((rc & 0xfff) == TPM2_RC_OBJECT_MEMORY && lru_tail) {
+    TSS2_RC rc = load(ph, priv, pub, out);
+    if (ek_tpm_rc_is(rc, TPM2_RC_OBJECT_MEMORY) && lru_tail) {
         /* someone else holds a slot (e.g. a sealed object): make more room */
         ek_key_unload_locked(lru_tail);
-        rc = ek_raw_load(ph, priv, pub, out);
+        rc = load(ph, priv, pub, out);
     }
     if (tpm_rc)
         *tpm_rc = rc;
-    if (rc && rc_is_handle(rc) && (ph & EK_HR_MASK) == EK_HR_PERSISTENT)
-        return ek_error(EK_ERR_NOT_FOUND, "the key's parent 0x%08x is not in this TPM; the key "
-                        "belongs to another TPM or its parent was evicted", ph);
+    if (rc)
+        *out = ESYS_TR_NONE;
     return ek_tpm_rc(rc, what);
 }
 
-/* The ESYS_TR of a loaded or persistent key, for ESYS users (makes ESYS). */
-static ek_rc key_tr(ek_key *key, ESYS_TR *tr)
+/* A persistent key's ESYS_TR (one ReadPublic per connection, unless
+ * ek_key_from_handle's is still current). */
+static ek_rc persistent_tr(ek_key *key, uint64_t gen)
 {
-    ESYS_CONTEXT *esys;
-    ek_rc r = EK_OK;
-    if (key->handle) {
-        *tr = ESYS_TR_NONE; /* persistent: callers go by handle */
+    if (key->tr != ESYS_TR_NONE && key->gen == gen)
         return EK_OK;
+    key->tr = ESYS_TR_NONE;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(ek_tpm_ctx(), key->handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, &key->tr);
+    if (rc) {
+        key->tr = ESYS_TR_NONE;
+        return ek_tpm_rc(rc, "reading the persistent key (TPM2_ReadPublic)");
     }
-    if (key->tr == ESYS_TR_NONE && (r = ek_tpm_esys_get(&esys)) == EK_OK) {
-        TSS2_RC rc = Esys_TR_FromTPMPublic(esys, key->tpm_handle, ESYS_TR_NONE, ESYS_TR_NONE,
-                                           ESYS_TR_NONE, &key->tr);
-        if (rc)
-            key->tr = ESYS_TR_NONE;
-        r = ek_tpm_rc(rc, "reading the loaded key (ESYS_TR)");
-    }
-    *tr = key->tr;
-    return r;
+    key->gen = gen;
+    return EK_OK;
 }
 
-static ek_rc use_locked(ek_key *key)
+ek_rc ek_key_use(ek_key *key)
 {
     uint64_t gen = ek_tpm_generation();
-    if (key->handle) { /* persistent: nothing to load */
-        key->tpm_handle = key->handle;
-        key->gen = gen;
-        return EK_OK;
-    }
+    if (key->handle)
+        return persistent_tr(key, gen);
     if (key->transient && key->gen == gen) {
         if (lru_head != key) {
             lru_remove(key);
@@ -176,22 +159,16 @@ static ek_rc use_locked(ek_key *key)
         return EK_OK;
     }
     forget_load(key, false); /* stale entry from an earlier connection, if any */
-    TPM2_HANDLE h = 0;
+    ESYS_TR h = ESYS_TR_NONE;
     ek_rc r = ek_load_under(key->kf.parent, &key->kf.priv, &key->kf.pub,
                             "loading the key into the TPM (TPM2_Load)", &h, NULL);
     if (r != EK_OK)
         return r;
-    key->tpm_handle = h;
+    key->tr = h;
     key->gen = gen;
     key->transient = true;
     lru_push_front(key);
     return EK_OK;
-}
-
-ek_rc ek_key_use(ek_key *key, ESYS_TR *tr)
-{
-    ek_rc r = use_locked(key);
-    return r == EK_OK && tr ? key_tr(key, tr) : r;
 }
 
 void ek_key_unload(ek_key *key)

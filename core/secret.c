@@ -8,9 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "ek_crypto.h"
 #include "ek_log.h"
 #include "ek_secret.h"
 #include "ek_secret_int.h"
@@ -29,14 +28,15 @@ static ek_rc data_auth(const ek_token_secret *secret, const char *name,
                        unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len)
 {
     static const char prefix[] = "edgekey data auth";
-    unsigned char msg[sizeof(prefix) - 1 + 16], md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    unsigned char msg[sizeof(prefix) - 1 + 16], md[32];
+    size_t n = sizeof(md);
     size_t nl = strlen(name);
     if (nl > 16)
         return ek_error(EK_ERR_INVALID, "data object name '%s' is too long", name);
     memcpy(msg, prefix, sizeof(prefix) - 1);
     memcpy(msg + sizeof(prefix) - 1, name, nl);
-    if (!HMAC(EVP_sha256(), secret->v, sizeof(secret->v), msg, sizeof(prefix) - 1 + nl, md, &n) ||
+    /* in core's private library context (crypto.c), never the application's */
+    if (!ek_sw_hmac_sha256(secret->v, sizeof(secret->v), msg, sizeof(prefix) - 1 + nl, md) ||
         n > EK_TOKEN_AUTH_MAX) {
         ek_wipe(md, sizeof(md));
         return ek_error(EK_ERR_INVALID, "data object auth: HMAC-SHA256 failed");
@@ -120,7 +120,7 @@ ek_rc ek_secret_put(const char *token, const ek_secret_obj *desc, const ek_token
     size_t auth_len = 0, blob_len = 0;
     ek_sealed sealed;
     rc = object_auth(&o, secret, auth, &auth_len);
-    if (rc == EK_OK && (rc = ek_seal_create(value, len, auth, auth_len, &sealed)) != EK_OK)
+    if (rc == EK_OK && (rc = ek_seal_create(value, len, auth, auth_len, false, &sealed)) != EK_OK)
         rc = restate(rc, &o, "sealing");
     ek_wipe(auth, sizeof(auth));
     if (rc == EK_OK)

@@ -1,9 +1,10 @@
 /* edgekey core: signing a caller-computed digest (ek_key_sign).
  *
  * Steady state: the key is already loaded and the session warm, so a
- * signature is exactly one TPM2_Sign, issued through SAPI with our own
- * authorisation (sess.c) and a NULL-hierarchy validation ticket (the key is
- * unrestricted, the digest was made in software).
+ * signature is exactly one Esys_Sign (password session for keys without an
+ * auth value, the salted HMAC session otherwise) with a NULL-hierarchy
+ * validation ticket (the key is unrestricted, the digest was made in
+ * software).
  *
  * RSA-PSS: TLS 1.3 requires salt length = digest length; some TPMs use the
  * maximum salt. The first PSS signature in the process is checked in
@@ -13,8 +14,8 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
-#include <tss2/tss2_mu.h>
 
+#include "ek_crypto.h"
 #include "ek_log.h"
 #include "ek_tpm_int.h"
 
@@ -70,49 +71,50 @@ typedef struct sign_args {
     TPMT_TK_HASHCHECK tk;
 } sign_args;
 
-static TSS2_RC marshal_args(const sign_args *a, uint8_t *buf, size_t size, size_t *len)
-{
-    size_t off = 0;
-    TSS2_RC rc = Tss2_MU_TPM2B_DIGEST_Marshal(&a->dg, buf, size, &off);
-    if (!rc)
-        rc = Tss2_MU_TPMT_SIG_SCHEME_Marshal(&a->scheme, buf, size, &off);
-    if (!rc)
-        rc = Tss2_MU_TPMT_TK_HASHCHECK_Marshal(&a->tk, buf, size, &off);
-    *len = off;
-    return rc;
-}
-
 static bool stale_handle(TSS2_RC rc)
 {
-    return (rc & 0xfff) == TPM2_RC_REFERENCE_H0 || (rc & 0xbf) == TPM2_RC_HANDLE;
+    return ek_tpm_rc_is(rc, TPM2_RC_REFERENCE_H0) || ek_tpm_rc_is(rc, TPM2_RC_HANDLE);
+}
+
+/* Esys_Sign with the key's auth value: the password session for an empty
+ * one (nothing secret crosses the interface), else the salted HMAC session. */
+static TSS2_RC esys_sign(ek_key *key, const sign_args *a, TPMT_SIGNATURE **sig, ek_rc *r)
+{
+    ESYS_TR sess;
+    if ((*r = ek_tpm_auth_session(&key->auth, &sess)) != EK_OK)
+        return TSS2_ESYS_RC_GENERAL_FAILURE;
+    TSS2_RC rc = Esys_TR_SetAuth(ek_tpm_ctx(), key->tr, &key->auth);
+    if (!rc)
+        rc = Esys_Sign(ek_tpm_ctx(), key->tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &a->dg,
+                       &a->scheme, &a->tk, sig);
+    for (int i = 0; i < 5 && (ek_tpm_rc_is(rc, TPM2_RC_RETRY) || ek_tpm_rc_is(rc, TPM2_RC_YIELDED) ||
+                              ek_tpm_rc_is(rc, TPM2_RC_TESTING)); i++)
+        rc = Esys_Sign(ek_tpm_ctx(), key->tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &a->dg,
+                       &a->scheme, &a->tk, sig);
+    if (rc && sess != ESYS_TR_PASSWORD && !ek_tpm_rc_is_io(rc))
+        ek_tpm_session_reset();
+    *r = ek_tpm_rc(rc, "signing with the TPM key (TPM2_Sign)");
+    return rc;
 }
 
 /* The TPM part, under the lock: one TPM2_Sign. One retry if our loaded
  * object vanished behind our back. */
 static ek_rc tpm_sign(ek_key *key, const sign_args *a, TPMT_SIGNATURE *sig)
 {
-    uint8_t par[sizeof(sign_args) + 16];
-    size_t plen = 0;
-    if (marshal_args(a, par, sizeof(par), &plen))
-        return ek_error(EK_ERR_INVALID, "sign: cannot marshal the request");
-    ek_rc r = ek_tpm_lock(NULL); /* raw commands only: no ESYS */
+    ek_rc r = ek_tpm_lock(NULL);
     if (r != EK_OK)
         return r;
-    ek_raw_rsp rsp;
     for (int attempt = 0; r == EK_OK; attempt++) {
-        TSS2_RC rc = 0;
-        if ((r = ek_key_use(key, NULL)) != EK_OK)
+        TPMT_SIGNATURE *out = NULL;
+        if ((r = ek_key_use(key)) != EK_OK)
             break;
-        r = ek_sess_run(TPM2_CC_Sign, key->tpm_handle, &key->name, &key->auth, par, plen, &rsp,
-                        "signing with the TPM key (TPM2_Sign)", &rc);
-        if (r == EK_OK) {
-            size_t off = 0;
-            r = ek_tpm_rc(Tss2_MU_TPMT_SIGNATURE_Unmarshal(rsp.params, rsp.plen, &off, sig),
-                          "reading the signature");
-        }
+        TSS2_RC rc = esys_sign(key, a, &out, &r);
+        if (r == EK_OK)
+            *sig = *out;
+        Esys_Free(out);
         if (r == EK_OK || attempt > 0)
             break;
-        if (ek_g.stale) { /* the TPM lost our objects: start over once */
+        if (ek_tpm_stale()) { /* the TPM lost our objects: start over once */
             r = ek_tpm_recover_locked();
             continue;
         }
@@ -126,12 +128,11 @@ static ek_rc tpm_sign(ek_key *key, const sign_args *a, TPMT_SIGNATURE *sig)
     return r;
 }
 
-static void copy_padded(unsigned char *out, size_t width, ek_iov v)
+static void copy_padded(unsigned char *out, size_t width, const uint8_t *p, size_t len)
 {
-    size_t n = v.n > width ? width : v.n;
-    const uint8_t *p = v.p;
+    size_t n = len > width ? width : len;
     memset(out, 0, width - n);
-    memcpy(out + width - n, p + (v.n - n), n);
+    memcpy(out + width - n, p + (len - n), n);
 }
 
 static ek_rc ecdsa_der(const TPMS_SIGNATURE_ECC *e, unsigned char *out, size_t *outlen)
@@ -162,27 +163,26 @@ static ek_rc format_sig(const ek_key *key, const TPMT_SIGNATURE *sig, ek_ecdsa_f
 {
     if (key->pub.alg == EK_ALG_RSA) {
         size_t width = (key->pub.bits + 7) / 8;
-        copy_padded(out, width, EK_IOV(sig->signature.rsassa.sig));
+        copy_padded(out, width, sig->signature.rsassa.sig.buffer, sig->signature.rsassa.sig.size);
         *outlen = width;
         return EK_OK;
     }
     const TPMS_SIGNATURE_ECC *e = &sig->signature.ecdsa;
     if (fmt == EK_ECDSA_DER)
         return ecdsa_der(e, out, outlen);
-    size_t cs = ek_sw_curve_size(key->tpub.parameters.eccDetail.curveID);
-    copy_padded(out, cs, EK_IOV(e->signatureR));
-    copy_padded(out + cs, cs, EK_IOV(e->signatureS));
+    size_t cs = ek_curve_size(key->tpub.parameters.eccDetail.curveID);
+    copy_padded(out, cs, e->signatureR.buffer, e->signatureR.size);
+    copy_padded(out + cs, cs, e->signatureS.buffer, e->signatureS.size);
     *outlen = 2 * cs;
     return EK_OK;
 }
 
 /* First PSS signature of the process: learn the TPM's salt length (checked
- * without EVP_PKEY, so an application's default ENGINE never sees it). */
+ * in core's private library context, crypto.c). */
 static ek_rc pss_learn(const ek_key *key, ek_md md, const unsigned char *dg,
                        const unsigned char *sig, size_t slen)
 {
-    int salt = ek_sw_rsa_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, ek_md_tpm_alg(md), dg, sig,
-                                  slen);
+    int salt = ek_sw_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, md, dg, sig, slen);
     if (salt >= 0 && (size_t)salt == ek_md_size(md)) {
         ek_pss_set(EK_PSS_SALT_DIGEST);
         ek_log(EK_LOG_INFO, "RSA-PSS: this TPM uses salt length = digest length (TLS 1.3 ok)");

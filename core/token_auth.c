@@ -10,11 +10,11 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 #include "ek_config.h"
 #include "ek_key.h"
 #include "ek_log.h"
 #include "ek_store.h"
+#include "ek_crypto.h"
 #include "ek_tpm_int.h"
 #include "ek_token.h"
 #include "token_nv.h"
@@ -56,9 +56,15 @@ static ek_rc token_dir(const char *token, char *buf, size_t size)
 static ek_rc hmac_auth(const unsigned char *key, size_t key_len, const char *prefix,
                        const unsigned char *data, size_t len, unsigned char *out, size_t *out_len)
 {
-    unsigned char buf[32];
-    ek_iov v[] = {{prefix, strlen(prefix)}, {data, len}};
-    bool ok = ek_sw_hmac(TPM2_ALG_SHA256, key, key_len, v, 2, buf);
+    unsigned char buf[32], msg[256];
+    size_t pl = strlen(prefix);
+    bool ok = pl + len <= sizeof(msg);
+    if (ok) {
+        memcpy(msg, prefix, pl);
+        memcpy(msg + pl, data, len);
+        ok = ek_sw_hmac_sha256(key, key_len, msg, pl + len, buf);
+    }
+    ek_wipe(msg, sizeof(msg));
     size_t n = ok ? sizeof(buf) : 0;
     if (!ok) {
         ek_wipe(buf, sizeof(buf));
@@ -124,13 +130,6 @@ static ek_rc write_seal(const char *dir, ek_token_user who, const ek_sealed *blo
 
 /* ---- the secret in an NV index: pin-<who>.nv names the index ---- */
 
-/* EDGEKEY_TOKEN_NV=0 keeps new token secrets in sealed files (no NV use). */
-static bool nv_wanted(void)
-{
-    const char *e = getenv("EDGEKEY_TOKEN_NV");
-    return !e || !(strcmp(e, "0") == 0 || strcmp(e, "off") == 0 || strcmp(e, "no") == 0);
-}
-
 /* The index a token's pin-<who>.nv records: EK_OK, EK_ERR_NOT_FOUND (no
  * file, no message), EK_ERR_INVALID (damaged). */
 static ek_rc read_nv(const char *dir, ek_token_user who, uint32_t *index)
@@ -154,16 +153,6 @@ static ek_rc read_nv(const char *dir, ek_token_user who, uint32_t *index)
                         "token's PINs", path, NV_MAGIC);
     *index = (uint32_t)h;
     return EK_OK;
-}
-
-static ek_rc write_nv(const char *dir, ek_token_user who, uint32_t index)
-{
-    char buf[160];
-    int n = snprintf(buf, sizeof(buf),
-                     "format = %s\n# the token secret for the %s is in this TPM NV index\n"
-                     "index = 0x%08x\nsize = %d\n",
-                     NV_MAGIC, who_name(who), index, EK_TOKEN_SECRET_LEN);
-    return write_atomic(dir, nv_file(who), buf, (size_t)n);
 }
 
 static void unlink_in(const char *dir, const char *name)
@@ -197,31 +186,18 @@ static ek_rc remove_secret(const char *dir, ek_token_user who)
 static ek_rc store_secret(const char *dir, ek_token_user who, const ek_token_secret *s,
                           const unsigned char *auth, size_t alen)
 {
-    uint32_t old = 0, index = 0;
+    uint32_t old = 0;
     bool had_nv = read_nv(dir, who, &old) == EK_OK;
     ek_clear_error();
-    ek_rc rc = nv_wanted() ? ek_nv_secret_store(s->v, sizeof(s->v), auth, alen, &index)
-                           : EK_ERR_UNSUPPORTED;
-    if (rc == EK_OK) {
-        rc = write_nv(dir, who, index);
-        if (rc != EK_OK) {
-            ek_nv_secret_remove(index);
-            return rc;
-        }
-        unlink_in(dir, seal_name(who));
-    } else {
-        if (rc != EK_ERR_UNSUPPORTED)
-            ek_log(EK_LOG_INFO, "edgekey: %s: token secret sealed in a file instead of NV: %s",
-                   dir, ek_last_error());
-        ek_sealed blob;
-        rc = ek_seal_create(s->v, sizeof(s->v), auth, alen, &blob);
-        if (rc == EK_OK)
-            rc = write_seal(dir, who, &blob);
-        if (rc != EK_OK)
-            return rc;
-        unlink_in(dir, nv_file(who));
-    }
-    if (had_nv && old != index && ek_nv_secret_remove(old) != EK_OK)
+    ek_sealed blob;
+    ek_rc rc = ek_seal_create(s->v, sizeof(s->v), auth, alen, true, &blob);
+    if (rc == EK_OK)
+        rc = write_seal(dir, who, &blob);
+    ek_wipe(&blob, sizeof(blob));
+    if (rc != EK_OK)
+        return rc;
+    unlink_in(dir, nv_file(who));
+    if (had_nv && ek_nv_secret_remove(old) != EK_OK)
         ek_log(EK_LOG_WARN, "edgekey: %s: old NV index 0x%08x not removed: %s", dir, old,
                ek_last_error());
     ek_clear_error();
@@ -357,7 +333,7 @@ ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
     ek_token_secret s = {.set = true};
     unsigned char auth[EK_TOKEN_AUTH_MAX];
     size_t alen = 0;
-    if (RAND_priv_bytes(s.v, sizeof(s.v)) != 1)
+    if (!ek_sw_random(s.v, sizeof(s.v)))
         return ek_error(EK_ERR_INVALID, "token %s: no random bytes for the secret", token);
     rc = pin_auth(so_pin, so_pin_len, auth, &alen);
     if (rc == EK_OK)

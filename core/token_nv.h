@@ -1,5 +1,6 @@
-/* edgekey core (internal): the token secret in an NV index, TPM side of
- * ek_token.h's PIN model (token_nv.c). Used by token_auth.c.
+/* edgekey core (internal): token secrets in NV indices, as tokens made
+ * before 0.2 keep them (token_nv.c): read and remove only. Used by
+ * token_auth.c.
  *
  * Index: an ordinary NV index in 0x010E4B00..0x010E4BFF (the owner range
  * 0x01000000..0x013FFFFF of the TCG handle registry; 'E' 'K' in the middle
@@ -19,18 +20,9 @@
 #define EK_NV_COUNT 256u
 #define EK_NV_SECRET_MAX 64
 
-/* Define a fresh index with authValue auth and write secret into it (one
- * salted session: GetCapability, StartAuthSession, NV_DefineSpace,
- * NV_Write). Errors: EK_ERR_AUTH (owner auth set), EK_ERR_NOMEM (our range
- * full), EK_ERR_TPM (NV full, refused), EK_ERR_CONNECT. The caller falls
- * back to a sealed object on any of them. */
-ek_rc ek_nv_secret_store(const unsigned char *secret, size_t len, const unsigned char *auth,
-                         size_t alen, uint32_t *index);
-
 /* Read len bytes back with authValue auth (StartAuthSession + NV_Read with
- * response encryption; the TPM ends the session). EK_ERR_AUTH for a wrong
- * auth value (noDA: never counts towards the TPM's lockout), EK_ERR_NOT_FOUND
- * if the index is gone. */
+ * response encryption). EK_ERR_AUTH for a wrong auth value (these old
+ * indices are noDA), EK_ERR_NOT_FOUND if the index is gone. */
 ek_rc ek_nv_secret_read(uint32_t index, const unsigned char *auth, size_t alen,
                         unsigned char *out, size_t len);
 

@@ -1,16 +1,15 @@
 /* edgekey core: seal and unseal the token secret (TPM side of ek_token.h).
  *
- * The secret lives in a keyedhash sealed object under the SRK with
- * userAuth = f(PIN) and noDA (see ek_token.h for why). Everything secret
- * crosses the TPM interface encrypted: Create's inSensitive and Unseal's
- * outData through our salted session with parameter encryption (seccmd.c),
- * which works with an application's default ENGINE in the process too. */
+ * The secret lives in a keyedhash sealed object under the SRK. Its userAuth
+ * is f(PIN) for a token PIN, and then the object is under the TPM's
+ * dictionary-attack protection (no noDA); a 256-bit derived auth value or an
+ * empty one gets noDA. Everything secret crosses the TPM interface
+ * encrypted: Create's inSensitive and Unseal's outData through ESYS's
+ * salted session with parameter encryption. */
 #include <string.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
-#include "ek_lazy.h"
 #include "ek_log.h"
-#include "ek_srk.h"
 #include "ek_tpm.h"
 #include "ek_tpm_int.h"
 #include "token_seal.h"
@@ -35,7 +34,7 @@ static bool rc_is_lockout(TSS2_RC rc)
 }
 
 ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsigned char *auth,
-                     size_t auth_len, ek_sealed *out)
+                     size_t auth_len, bool pin_auth, ek_sealed *out)
 {
     if (secret_len > sizeof(((TPM2B_SENSITIVE_DATA *)0)->buffer) ||
         auth_len > sizeof(((TPM2B_AUTH *)0)->buffer))
@@ -53,28 +52,28 @@ ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsig
     /* No sensitiveDataOrigin (we supply the data), no sign/decrypt: a
      * pure sealed blob. adminWithPolicy clear so ObjectChangeAuth works. */
     tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
+                                       TPMA_OBJECT_USERWITHAUTH |
+                                       (pin_auth ? 0 : TPMA_OBJECT_NODA);
     tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
 
-    ek_rc rc = ek_tpm_lock(NULL); /* raw commands only */
+    TPM2B_PRIVATE *priv = NULL;
+    TPM2B_PUBLIC *pub = NULL;
+    ek_rc rc = ek_tpm_lock(NULL);
     if (rc == EK_OK) {
-        rc = ek_srk_public(); /* before the slot count: a transient SRK takes one */
-        if (rc == EK_OK) {
-            ek_slots_reserve(1); /* TPM2_Create needs a free object slot while it works */
-            rc = ek_sess_create(&sens, &tmpl, &out->priv, &out->pub,
-                                "sealing the token secret (TPM2_Create)", NULL);
-        }
-        out->parent = ek_g.srk_parent; /* what it was made under, for the Load */
+        rc = ek_tpm_create(&sens, &tmpl, &priv, &pub, &out->parent,
+                           "sealing the token secret (TPM2_Create)", NULL);
         ek_tpm_unlock();
     }
+    if (rc == EK_OK) {
+        out->priv = *priv;
+        out->pub = *pub;
+    }
+    if (priv)
+        ek_wipe(priv, sizeof(*priv));
+    Esys_Free(priv);
+    Esys_Free(pub);
     ek_wipe(&sens, sizeof(sens));
     return rc;
-}
-
-static bool rc_is_integrity(TSS2_RC rc)
-{
-    return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
-           (rc & (TPM2_RC_FMT1 | 0x3F)) == TPM2_RC_INTEGRITY;
 }
 
 /* Load under the parent the file records (raw TPM2_Load, keyload.c). An
@@ -82,20 +81,37 @@ static bool rc_is_integrity(TSS2_RC rc)
  * persistent 0x81000001 and the blob does not fit it, the template primary
  * (the SRK when the file was made, before a persistent one appeared). Lock
  * held. */
-static ek_rc load_sealed(const ek_sealed *blob, TPM2_HANDLE *obj)
+static ek_rc load_sealed(const ek_sealed *blob, ESYS_TR *obj)
 {
     static const char what[] = "loading the sealed token secret (TPM2_Load)";
     TSS2_RC r = 0;
-    ek_rc rc = ek_srk_public();
+    uint32_t srk_parent = 0;
+    ek_rc rc = ek_srk_parent(&srk_parent);
     if (rc != EK_OK)
         return rc;
-    rc = ek_load_under(blob->parent ? blob->parent : ek_g.srk_parent, &blob->priv, &blob->pub,
-                       what, obj, &r);
-    if (rc != EK_OK && !blob->parent && rc_is_integrity(r) && ek_g.srk_parent != EK_OWNER_PARENT)
+    rc = ek_load_under(blob->parent ? blob->parent : srk_parent, &blob->priv, &blob->pub, what,
+                       obj, &r);
+    if (rc != EK_OK && !blob->parent && ek_tpm_rc_is(r, TPM2_RC_INTEGRITY) &&
+        srk_parent != EK_OWNER_PARENT)
         rc = ek_load_under(EK_OWNER_PARENT, &blob->priv, &blob->pub, what, obj, NULL);
     if (rc != EK_OK)
-        *obj = 0;
+        *obj = ESYS_TR_NONE;
     return rc;
+}
+
+/* TPM2_Unseal through the salted session, outData encrypted (lock held). */
+static TSS2_RC unseal(ESYS_TR obj, const TPM2B_AUTH *a, TPM2B_SENSITIVE_DATA **data, ek_rc *rc)
+{
+    ESYS_TR sess;
+    if ((*rc = ek_tpm_session(TPMA_SESSION_ENCRYPT, &sess)) != EK_OK)
+        return TSS2_ESYS_RC_GENERAL_FAILURE;
+    TSS2_RC r = Esys_TR_SetAuth(ek_tpm_ctx(), obj, a);
+    if (!r)
+        r = Esys_Unseal(ek_tpm_ctx(), obj, sess, ESYS_TR_NONE, ESYS_TR_NONE, data);
+    if (r && !ek_tpm_rc_is_io(r))
+        ek_tpm_session_reset();
+    *rc = ek_tpm_rc(r, "unsealing the token secret (TPM2_Unseal)");
+    return r;
 }
 
 ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t auth_len,
@@ -106,38 +122,37 @@ ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t au
         return ek_error(EK_ERR_INVALID, "token PIN auth too long");
     a.size = (UINT16)auth_len;
     memcpy(a.buffer, auth, auth_len);
-
-    TPM2_HANDLE th = 0;
-    TPM2B_SENSITIVE_DATA data = {0};
-    ek_rc rc = ek_tpm_lock(NULL); /* raw commands only */
+    ESYS_TR th = ESYS_TR_NONE;
+    TPM2B_SENSITIVE_DATA *data = NULL;
+    ek_rc rc = ek_tpm_lock(NULL);
     if (rc != EK_OK) {
         ek_wipe(&a, sizeof(a));
         return rc;
     }
     rc = load_sealed(blob, &th);
     if (rc == EK_OK) {
-        TSS2_RC r = 0;
-        rc = ek_sess_unseal(th, &blob->pub.publicArea, &a, &data,
-                            "unsealing the token secret (TPM2_Unseal)", &r);
+        TSS2_RC r = unseal(th, &a, &data, &rc);
         if (rc != EK_OK && rc_is_auth_fail(r))
             rc = ek_error(EK_ERR_AUTH, "PIN incorrect");
         else if (rc != EK_OK && rc_is_lockout(r))
-            rc = ek_error(EK_ERR_LOCKOUT, "TPM is in dictionary-attack lockout; wait for "
-                                          "recovery or clear it with the lockout auth");
+            rc = ek_error(EK_ERR_LOCKOUT, "the TPM is in dictionary-attack lockout; wait for "
+                                          "its recovery time (see `edgekey info`) or clear it "
+                                          "with the lockout auth (tpm2_dictionarylockout -c)");
     }
-    if (th)
-        ek_tpm_flush_raw(th);
+    ek_tpm_flush(&th);
     ek_tpm_unlock();
     ek_wipe(&a, sizeof(a));
     if (rc == EK_OK) {
-        if (data.size > *out_len) {
+        if (data->size > *out_len) {
             rc = ek_error(EK_ERR_INVALID, "sealed token secret has an unexpected size");
         } else {
-            memcpy(out, data.buffer, data.size);
-            *out_len = data.size;
+            memcpy(out, data->buffer, data->size);
+            *out_len = data->size;
         }
     }
-    ek_wipe(&data, sizeof(data));
+    if (data)
+        ek_wipe(data, sizeof(*data));
+    Esys_Free(data);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #ifndef EK_TOKEN_SEAL_H
 #define EK_TOKEN_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -16,10 +17,12 @@ typedef struct ek_sealed {
 
 #define EK_SEAL_FILE_MAX (8 + 4 + sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE))
 
-/* TPM2_Create under the SRK: keyedhash, noDA, userAuth = auth; out->parent
- * is the SRK's handle as key files record it. */
+/* TPM2_Create under the SRK: keyedhash, userAuth = auth; out->parent is
+ * the SRK's handle as key files record it. pin_auth: auth derives from a
+ * human PIN, so the object is under the TPM's dictionary-attack protection;
+ * otherwise (empty or 256-bit derived auth) it is noDA. */
 ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsigned char *auth,
-                     size_t auth_len, ek_sealed *out);
+                     size_t auth_len, bool pin_auth, ek_sealed *out);
 /* TPM2_Load under blob->parent (unknown: the SRK, then the template
  * primary if the SRK is persistent) + TPM2_Unseal + flush. EK_ERR_AUTH for a wrong auth value,
  * EK_ERR_LOCKOUT for DA lockout. *out_len: in = size of out, out = bytes. */

@@ -111,3 +111,11 @@ ek_rc ek_tpm_rc(TSS2_RC rc, const char *what)
                         "something between us and the TPM altered it", what, dec);
     return ek_error(EK_ERR_TPM, "%s failed: %s", what, dec);
 }
+
+bool ek_tpm_rc_is(TSS2_RC rc, TSS2_RC code)
+{
+    TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+    if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+        return false;
+    return tpm_base(rc) == code;
+}

@@ -61,6 +61,15 @@ pids+=($!)
 ek_wait_port "$port" || { echo "tpm-env.sh: swtpm did not listen on $port" >&2; cat "$tmp/swtpm.log" >&2 || true; exit 1; }
 
 tcti="swtpm:host=127.0.0.1,port=$port"
+# swtpm's dictionary-attack defaults (3 tries, 1000 s recovery) would lock
+# every PIN object of a suite after its third deliberate wrong PIN. A device
+# maker provisions these too; tests that exercise the lockout itself set
+# their own (EDGEKEY_TEST_DA=keep leaves swtpm's defaults).
+if [ "${EDGEKEY_TEST_DA:-}" != keep ]; then
+    TPM2TOOLS_TCTI="$tcti" tpm2_dictionarylockout --setup-parameters --max-tries=64 \
+        --recovery-time=1 --lockout-recovery-time=1 >/dev/null 2>&1 ||
+        { echo "tpm-env.sh: could not set the TPM's DA parameters" >&2; exit 1; }
+fi
 if [ "$mode" = abrmd ]; then
     dbus-daemon --session --nofork --nopidfile --print-address=3 \
         --address="unix:path=$tmp/dbus.sock" 3>"$tmp/dbus.addr" 2>"$tmp/dbus.log" &

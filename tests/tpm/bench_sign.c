@@ -57,7 +57,8 @@ static void esys_rate(ek_key *k, bool hmac, const unsigned char *auth, size_t al
     ESYS_CONTEXT *esys;
     ESYS_TR tr, srk, sess = ESYS_TR_PASSWORD;
     REQUIRE_OK(ek_tpm_lock(&esys));
-    REQUIRE_OK(ek_key_use(k, &tr));
+    REQUIRE_OK(ek_key_use(k));
+    tr = k->tr;
     if (alen) {
         TPM2B_AUTH a = {.size = (UINT16)alen};
         memcpy(a.buffer, auth, alen);

@@ -5,13 +5,12 @@
  *    SRK appears at 0x81000001: the PIN login and a sealed data object.
  *    Before seal files recorded their parent this failed with
  *    "TPM2_Load: integrity check failed".
- * 2. A new PIN token keeps its secret in NV indices (pin-so.nv,
- *    pin-user.nv): login, a wrong PIN is refused and counted, a PIN change
- *    moves the secret to a new index and removes the old one, an old
- *    seal-file token moves to NV on a PIN change, a PIN-less re-init
- *    removes the indices.
- * 3. With an owner authorization value set (NV cannot be defined), new
- *    tokens fall back to seal files and still log in.
+ * 2. A new PIN token keeps its secret in DA-protected sealed objects
+ *    (pin-so.seal, pin-user.seal) and defines no NV index: login, a wrong
+ *    PIN is refused, counted in pin.tries and by the TPM's lockout counter;
+ *    a PIN change and a PIN-less re-init work.
+ * 3. With an owner authorization value set, PIN tokens still work (nothing
+ *    needs the owner hierarchy once the SRK exists).
  * 4. The TPM facts cache (<store>/.tpm-facts): written by the first
  *    ek_tpm_get_facts, read back equal, rewritten when damaged.
  * tpm2-tools make the persistent SRK and set the owner auth; on a direct
@@ -87,17 +86,15 @@ static void check_login(const char *token, const char *pin, const char *what)
 /* 1: seal files under the transient SRK, then a persistent SRK appears. */
 static void test_parent_recorded(void)
 {
-    setenv("EDGEKEY_TOKEN_NV", "0", 1);
     make_pin_token("sealed");
     CHECK(has_file("sealed", "pin-so.seal") && has_file("sealed", "pin-user.seal"),
-          "EDGEKEY_TOKEN_NV=0 makes seal files");
+          "a PIN token makes seal files");
     ek_token_secret s;
     REQUIRE_OK(ek_token_login("sealed", EK_TOKEN_USER, USER, strlen(USER), &s));
     ek_secret_obj d = {.priv = true}, made;
     snprintf(d.label, sizeof(d.label), "device-secret");
     CHECK_OK(ek_secret_put("sealed", &d, &s, (const unsigned char *)"s3cr3t", 6, &made));
     ek_token_secret_wipe(&s);
-    unsetenv("EDGEKEY_TOKEN_NV");
 
     const char *tmp = getenv("EDGEKEY_TEST_TMP");
     char cmd[600];
@@ -114,54 +111,56 @@ static void test_parent_recorded(void)
     CHECK(n == 6 && memcmp(out, "s3cr3t", 6) == 0, "data object value after the SRK change");
 }
 
-/* 2: the NV path. */
-static void test_nv_token(void)
+/* The TPM's DA failure counter (tpm2-tools, not our library). */
+static int lockout_counter(void)
 {
-    int before = nv_count();
-    make_pin_token("nv");
-    CHECK(has_file("nv", "pin-so.nv") && has_file("nv", "pin-user.nv") &&
-              !has_file("nv", "pin-so.seal") && !has_file("nv", "pin-user.seal"),
-          "a new PIN token keeps its secret in NV");
-    CHECK(nv_count() == before + 2, "two NV indices (%d -> %d)", before, nv_count());
-    check_login("nv", USER, "NV login");
-
-    ek_token_secret s;
-    CHECK(ek_token_login("nv", EK_TOKEN_USER, "wrong-pin", 9, &s) == EK_ERR_AUTH,
-          "a wrong PIN is EK_ERR_AUTH");
-    ek_token_pins p;
-    CHECK_OK(ek_token_pin_state("nv", &p));
-    CHECK(p.has_so_pin && p.has_user_pin && p.user_fails == 1, "fails %u", p.user_fails);
-    check_login("nv", USER, "NV login after a wrong PIN");
-    CHECK_OK(ek_token_pin_state("nv", &p));
-    CHECK(p.user_fails == 0, "a correct PIN resets the counter");
-
-    CHECK_OK(ek_token_change_pin("nv", EK_TOKEN_USER, USER, strlen(USER), USER2, strlen(USER2)));
-    CHECK(ek_token_login("nv", EK_TOKEN_USER, USER, strlen(USER), &s) == EK_ERR_AUTH,
-          "the old PIN no longer works");
-    check_login("nv", USER2, "the new PIN");
-    CHECK(nv_count() == before + 2, "the PIN change removed the old index (%d)", nv_count());
-
-    /* the seal-file token of test 1 moves to NV on a PIN change */
-    CHECK_OK(ek_token_change_pin("sealed", EK_TOKEN_USER, USER, strlen(USER), USER2,
-                                 strlen(USER2)));
-    CHECK(has_file("sealed", "pin-user.nv") && !has_file("sealed", "pin-user.seal"),
-          "the changed PIN is in NV now");
-    check_login("sealed", USER2, "old token after the PIN change");
-
-    CHECK_OK(ek_token_init("nv", NULL, 0));
-    CHECK(!ek_token_login_required("nv") && !has_file("nv", "pin-so.nv"), "PIN-less again");
-    CHECK(nv_count() == before + 1, "PIN-less re-init removed both indices (%d)", nv_count());
+    ek_tpm_disconnect(); /* a direct TCTI takes one connection at a time */
+    FILE *p = popen("tpm2_getcap properties-variable 2>/dev/null | "
+                    "sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p'", "r");
+    unsigned n = 0;
+    int ok = p && fscanf(p, "%x", &n) == 1;
+    if (p)
+        pclose(p);
+    return ok ? (int)n : -1;
 }
 
-/* 3: owner auth set: NV_DefineSpace is refused, seal files are used. */
+/* 2: sealed, DA-protected PIN secrets. */
+static void test_da_token(void)
+{
+    int before = nv_count();
+    make_pin_token("da");
+    CHECK(has_file("da", "pin-so.seal") && has_file("da", "pin-user.seal") &&
+              !has_file("da", "pin-so.nv") && !has_file("da", "pin-user.nv"),
+          "a new PIN token keeps its secret in seal files");
+    CHECK(nv_count() == before, "no NV index defined (%d -> %d)", before, nv_count());
+    check_login("da", USER, "sealed login");
+    int c0 = lockout_counter();
+    ek_token_secret s;
+    CHECK(ek_token_login("da", EK_TOKEN_USER, "wrong-pin", 9, &s) == EK_ERR_AUTH,
+          "a wrong PIN is refused");
+    int c1 = lockout_counter();
+    CHECK(c0 >= 0 && c1 == c0 + 1, "the TPM counted the wrong PIN (lockout counter %d -> %d)",
+          c0, c1);
+    ek_token_pins p;
+    CHECK_OK(ek_token_pin_state("da", &p));
+    CHECK(p.user_fails == 1, "pin.tries counts it too (%u)", p.user_fails);
+    check_login("da", USER, "login after a wrong PIN");
+    CHECK_OK(ek_token_change_pin("da", EK_TOKEN_USER, USER, strlen(USER), USER2, strlen(USER2)));
+    CHECK(ek_token_login("da", EK_TOKEN_USER, USER, strlen(USER), &s) == EK_ERR_AUTH,
+          "the old PIN no longer works");
+    check_login("da", USER2, "the new PIN");
+    CHECK_OK(ek_token_init("da", NULL, 0));
+    CHECK(!ek_token_login_required("da") && !has_file("da", "pin-so.seal"), "PIN-less again");
+}
+
+/* 3: owner auth set: PIN tokens keep working. */
 static void test_owner_auth_fallback(void)
 {
     sh("tpm2_changeauth -c o owner-pw-1");
     make_pin_token("fallback");
-    CHECK(has_file("fallback", "pin-so.seal") && has_file("fallback", "pin-user.seal") &&
-              !has_file("fallback", "pin-so.nv"),
+    CHECK(has_file("fallback", "pin-so.seal") && has_file("fallback", "pin-user.seal"),
           "with owner auth set the secret is sealed in files");
-    check_login("fallback", USER, "seal-file fallback login");
+    check_login("fallback", USER, "login with owner auth set");
     sh("tpm2_changeauth -c o -p owner-pw-1");
 }
 
@@ -202,7 +201,7 @@ int main(void)
 {
     test_facts_cache();
     test_parent_recorded();
-    test_nv_token();
+    test_da_token();
     test_owner_auth_fallback();
     ek_tpm_disconnect();
     return tt_finish("token");

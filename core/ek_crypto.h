@@ -1,0 +1,40 @@
+/* edgekey core (internal): software crypto in core's private OpenSSL
+ * library context (crypto.c). Never reaches a provider the application
+ * loaded; see crypto.c for what an application's default ENGINE can still
+ * see on OpenSSL 3.0. All functions are thread-safe. */
+#ifndef EK_CRYPTO_H
+#define EK_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/types.h>
+
+#include "ek_key.h"
+
+/* The private context (default provider only), made on first use; NULL if
+ * OpenSSL could not make it. Owned by core; never free it. */
+OSSL_LIB_CTX *ek_sw_ctx(void);
+
+/* Make the private context the thread's default library context until the
+ * matching leave (for ESYS's own OpenSSL use); nests, per thread. tpm.c
+ * calls them with the TPM lock, so every ESYS call runs inside. */
+void ek_sw_enter(void);
+void ek_sw_leave(void);
+
+/* Random bytes from the private context's DRBG. */
+bool ek_sw_random(uint8_t *buf, size_t len);
+
+/* HMAC-SHA256 of data under key. */
+bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+                       uint8_t out[32]);
+
+/* Verify an RSA-PSS signature over mhash (MGF1 with md): the salt length
+ * when it verifies with salt = digest length, nlen - digest - 2 (the
+ * maximum) when it verifies only with another salt, -1 when it does not
+ * verify. e 0 means 65537. */
+int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const uint8_t *mhash,
+                   const uint8_t *sig, size_t slen);
+
+#endif
