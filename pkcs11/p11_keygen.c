@@ -223,6 +223,7 @@ P11_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR 
     ek_key *key = NULL;
     r.spec.auth = alen ? auth : NULL;
     r.spec.auth_len = alen;
+    r.spec.auth_derived = true; /* from the token secret (ek_token_key_auth) */
     ek_rc rc = ek_key_generate(&r.spec, &key);
     ek_wipe(auth, sizeof(auth));
     if (rc != EK_OK)
