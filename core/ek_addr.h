@@ -16,13 +16,24 @@
  * pkcs11: details: pin-value is taken (masked in every message); pin-source
  * is refused (EK_ERR_UNSUPPORTED); unknown attributes are refused; a
  * module-name/module-path naming another module, or type=data/secret-key,
- * gives EK_ERR_NOT_FOUND so a face can decline. */
+ * gives EK_ERR_NOT_FOUND so a face can decline.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Ownership: an ek_addr is caller storage (ek_addr_clear wipes its PIN);
+ * ek_key_open hands one ek_key reference (ek_key_free); the PEM of
+ * ek_addr_uri_pem_encode is malloc'ed, the caller frees it. Errors:
+ * EK_ERR_INVALID (malformed address), EK_ERR_NOT_FOUND, EK_ERR_UNSUPPORTED,
+ * EK_ERR_IO; ek_key_open also those of ek_key.h. */
 #ifndef EK_ADDR_H
 #define EK_ADDR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "ek_export.h"
 #include "ek_error.h"
 #include "ek_key.h"
 
@@ -59,27 +70,28 @@ typedef struct ek_addr {
 /* Parse a string. For files it reads the start of the file to tell a TSS2
  * key from a URI PEM. Errors name the string's problem and the accepted
  * forms. */
-ek_rc ek_addr_parse(const char *s, ek_addr *out);
+EK_API ek_rc ek_addr_parse(const char *s, ek_addr *out);
 
 /* Parse only a pkcs11: URI (no file access). */
-ek_rc ek_addr_parse_pkcs11(const char *uri, ek_addr *out);
+EK_API ek_rc ek_addr_parse_pkcs11(const char *uri, ek_addr *out);
 
 /* Format a pkcs11: URI for a stored object (percent-encoding as needed). */
-ek_rc ek_addr_format_pkcs11(const char *token, const char *object, const unsigned char *id,
-                            size_t id_len, ek_obj_class type, char *buf, size_t bufsize);
+EK_API ek_rc ek_addr_format_pkcs11(const char *token, const char *object, const unsigned char *id,
+                                   size_t id_len, ek_obj_class type, char *buf, size_t bufsize);
 
 /* The URI-wrapping PEM: encode (malloc'ed, caller frees) / decode. */
-ek_rc ek_addr_uri_pem_encode(const char *uri, char **pem, size_t *len);
+EK_API ek_rc ek_addr_uri_pem_encode(const char *uri, char **pem, size_t *len);
 ek_rc ek_addr_uri_pem_decode(const char *pem, size_t len, char *uri, size_t urisize);
 /* The same for the DER inside an EDGEKEY URI block (what a PEM->DER step
  * hands on), without a PEM round trip. */
-ek_rc ek_addr_uri_der_decode(const unsigned char *der, size_t len, char *uri, size_t urisize);
+EK_API ek_rc ek_addr_uri_der_decode(const unsigned char *der, size_t len, char *uri,
+                                    size_t urisize);
 
 /* Open the private key at an address (through the store for pkcs11: URIs).
  * EK_ERR_NOT_FOUND for a URI that matches no edgekey object, so a face can
  * decline and let others try. Uses the URI's pin-value as auth if given. */
-ek_rc ek_key_open(const char *address, ek_key **out);
+EK_API ek_rc ek_key_open(const char *address, ek_key **out);
 
-void ek_addr_clear(ek_addr *a);   /* wipes the PIN */
+EK_API void ek_addr_clear(ek_addr *a);   /* wipes the PIN */
 
 #endif

@@ -9,12 +9,21 @@
  *
  * File syntax: "key = value" lines, '#' comments, blank lines ignored.
  * Keys: tcti, store, token (default token label), rsa_min_bits (>= 2048,
- * smaller values are refused), allow_ec (yes/no), log_level (0..3). */
+ * smaller values are refused), allow_ec (yes/no), log_level (0..3).
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Ownership: ek_config_get's result belongs to core, read-only, valid until
+ * exit. Errors: EK_ERR_INVALID (unknown key or bad value); a broken file
+ * makes ek_config_get return NULL with ek_last_error set. */
 #ifndef EK_CONFIG_H
 #define EK_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "ek_export.h"
 #include "ek_error.h"
 
 #define EK_DEFAULT_CONF "/etc/edgekey/edgekey.conf"
@@ -32,11 +41,11 @@ typedef struct ek_config {
 
 /* Record an override (key as in the file). Must be called before the first
  * ek_config_get(); returns EK_ERR_INVALID for an unknown key or bad value. */
-ek_rc ek_config_set(const char *key, const char *value);
+EK_API ek_rc ek_config_set(const char *key, const char *value);
 
 /* Load (once per process, thread-safe) and return the configuration.
  * On a broken file returns NULL and sets ek_last_error. */
-const ek_config *ek_config_get(void);
+EK_API const ek_config *ek_config_get(void);
 
 /* The configuration if it is already loaded, else NULL; never loads and never
  * touches the error message (for ek_log). */

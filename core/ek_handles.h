@@ -2,13 +2,18 @@
  * shows those the store does not know about).
  *
  * Ownership: *out is malloc'ed, the caller frees it. Errors: EK_ERR_CONNECT
- * (no TPM), EK_ERR_TPM. Thread-safe; takes the TPM lock. */
+ * (no TPM), EK_ERR_TPM. Thread-safe; takes the TPM lock.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests. */
 #ifndef EK_HANDLES_H
 #define EK_HANDLES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "ek_export.h"
 #include "ek_error.h"
 #include "ek_key.h"
 
@@ -24,6 +29,6 @@ typedef struct ek_persistent {
 
 /* Every persistent handle (TPM2_GetCapability(HANDLES)) with its public
  * key type (TPM2_ReadPublic), sorted by handle. */
-ek_rc ek_tpm_persistent_list(ek_persistent **out, size_t *n);
+EK_API ek_rc ek_tpm_persistent_list(ek_persistent **out, size_t *n);
 
 #endif

@@ -1,9 +1,17 @@
-/* edgekey core: what the TPM is (for `edgekey info` and PKCS#11 token info). */
+/* edgekey core: what the TPM is (for `edgekey info` and PKCS#11 token info).
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Ownership: results go into caller storage. Errors: EK_ERR_CONNECT (no
+ * TPM), EK_ERR_TPM. Thread-safe; the TPM functions take the TPM lock. */
 #ifndef EK_INFO_H
 #define EK_INFO_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "ek_export.h"
 #include "ek_error.h"
 #include "ek_key.h"
 
@@ -22,7 +30,7 @@ typedef struct ek_tpm_info {
     ek_pss_salt pss_salt;      /* as probed, EK_PSS_SALT_UNKNOWN if not yet */
 } ek_tpm_info;
 
-ek_rc ek_tpm_get_info(ek_tpm_info *out);
+EK_API ek_rc ek_tpm_get_info(ek_tpm_info *out);
 
 /* The TPM's fixed facts (manufacturer, vendor, firmware and spec versions,
  * algorithms, transient slots) without a TPM command when the store's
@@ -31,7 +39,7 @@ ek_rc ek_tpm_get_info(ek_tpm_info *out);
  * (skipped on a read-only store). Only those fields are valid: da_*,
  * srk_persistent and pss_salt are not filled from the cache. Errors as
  * ek_tpm_get_info. */
-ek_rc ek_tpm_get_facts(ek_tpm_info *out);
+EK_API ek_rc ek_tpm_get_facts(ek_tpm_info *out);
 
 /* The cached transient slot count; false if the cache has none. Files only,
  * no TPM, no lock: for the connection (core/tpm.c). */
@@ -39,7 +47,7 @@ bool ek_tpm_facts_slots(uint32_t *slots);
 
 /* Probe PSS salt behaviour now: creates a transient RSA-2048 key, signs,
  * checks in software, flushes. Result cached for ek_tpm_pss_salt(). */
-ek_rc ek_tpm_probe_pss(ek_pss_salt *out);
+EK_API ek_rc ek_tpm_probe_pss(ek_pss_salt *out);
 
 /* The TPM's clock (TPM2_ReadClock, one command, no session). clock_ms only
  * moves forward while the TPM is powered and cannot be set back by the OS;
@@ -56,6 +64,6 @@ typedef struct ek_tpm_clock {
     bool safe;              /* clock not lost since the last orderly shutdown */
 } ek_tpm_clock;
 
-ek_rc ek_tpm_read_clock(ek_tpm_clock *out);
+EK_API ek_rc ek_tpm_read_clock(ek_tpm_clock *out);
 
 #endif

@@ -9,13 +9,22 @@
  *
  * Ownership: functions returning ek_key ** hand the caller one reference,
  * released with ek_key_free(). Buffers returned through unsigned char ** or
- * char ** are malloc'ed and owned by the caller (free()). */
+ * char ** are malloc'ed and owned by the caller (free()).
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Errors: an ek_rc with the message set (ek_error.h): EK_ERR_INVALID,
+ * EK_ERR_POLICY, EK_ERR_AUTH, EK_ERR_LOCKOUT, EK_ERR_NOT_FOUND, EK_ERR_TPM,
+ * EK_ERR_CONNECT, EK_ERR_UNSUPPORTED, EK_ERR_BUFFER_TOO_SMALL, EK_ERR_NOMEM. */
 #ifndef EK_KEY_H
 #define EK_KEY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "ek_export.h"
 #include "ek_error.h"
 
 typedef struct ek_key ek_key;
@@ -78,42 +87,42 @@ typedef enum ek_pss_salt {
  * sensitiveDataOrigin|userWithAuth|sign, no decrypt). Checks the policy
  * first (EK_ERR_POLICY for RSA < minimum or a disallowed algorithm).
  * The auth value travels encrypted (salted session, parameter encryption). */
-ek_rc ek_key_generate(const ek_keygen_spec *spec, ek_key **out);
+EK_API ek_rc ek_key_generate(const ek_keygen_spec *spec, ek_key **out);
 
 /* Load from a TSS2 PRIVATE KEY (DER of TSSPRIVKEY or its PEM). Parent
  * 0x40000001 means the owner-hierarchy primary from the standard template
  * (the one tpm2-openssl uses); 0x81xxxxxx a persistent parent. Nothing is
  * sent to the TPM here. */
-ek_rc ek_key_from_tss2_der(const unsigned char *der, size_t len, ek_key **out);
+EK_API ek_rc ek_key_from_tss2_der(const unsigned char *der, size_t len, ek_key **out);
 ek_rc ek_key_from_tss2_pem(const char *pem, size_t len, ek_key **out);
 
 /* A persistent key at handle (0x81000000..0x81FFFFFF). Reads its public part
  * from the TPM (EK_ERR_NOT_FOUND if nothing is there). */
-ek_rc ek_key_from_handle(uint32_t handle, ek_key **out);
+EK_API ek_rc ek_key_from_handle(uint32_t handle, ek_key **out);
 
 /* Encode a blob key as a TSS2 PRIVATE KEY (reference, not key material:
  * the private part is wrapped by the TPM). EK_ERR_UNSUPPORTED for a key that
  * exists only as a persistent handle. */
-ek_rc ek_key_to_tss2_der(const ek_key *key, unsigned char **der, size_t *len);
-ek_rc ek_key_to_tss2_pem(const ek_key *key, char **pem, size_t *len);
+EK_API ek_rc ek_key_to_tss2_der(const ek_key *key, unsigned char **der, size_t *len);
+EK_API ek_rc ek_key_to_tss2_pem(const ek_key *key, char **pem, size_t *len);
 
 /* Make the key persistent at handle (TPM2_EvictControl); the key keeps its
  * blob too. EK_ERR_EXISTS if the handle is taken. */
-ek_rc ek_key_persist(ek_key *key, uint32_t handle);
+EK_API ek_rc ek_key_persist(ek_key *key, uint32_t handle);
 
 /* Remove a persistent key from the TPM (EvictControl). */
-ek_rc ek_key_evict_handle(uint32_t handle);
+EK_API ek_rc ek_key_evict_handle(uint32_t handle);
 
 /* Set (copy) the auth value used for this key; the old one is wiped. */
-ek_rc ek_key_set_auth(ek_key *key, const unsigned char *auth, size_t len);
+EK_API ek_rc ek_key_set_auth(ek_key *key, const unsigned char *auth, size_t len);
 /* True if the key file said emptyAuth = FALSE (an auth value is needed). */
-bool ek_key_needs_auth(const ek_key *key);
+EK_API bool ek_key_needs_auth(const ek_key *key);
 
-const ek_pubkey *ek_key_public(const ek_key *key);
+EK_API const ek_pubkey *ek_key_public(const ek_key *key);
 /* Persistent handle, or 0 for a blob-only key. */
-uint32_t ek_key_handle(const ek_key *key);
+EK_API uint32_t ek_key_handle(const ek_key *key);
 /* Bytes a signature can take: modulus bytes, or DER ECDSA maximum. */
-size_t ek_key_max_sig_size(const ek_key *key, ek_ecdsa_fmt fmt);
+EK_API size_t ek_key_max_sig_size(const ek_key *key, ek_ecdsa_fmt fmt);
 /* Name digest of the TPM object (TPM2B_NAME bytes), for identity/matching. */
 ek_rc ek_key_name(const ek_key *key, unsigned char *buf, size_t *len);
 
@@ -122,34 +131,39 @@ ek_rc ek_key_name(const ek_key *key, unsigned char *buf, size_t *len);
  * *siglen too small: EK_ERR_BUFFER_TOO_SMALL, *siglen set to the maximum.
  * PSS: the salt is the digest length; EK_ERR_UNSUPPORTED (with the reason)
  * if this TPM was found to use another salt length. */
-ek_rc ek_key_sign(ek_key *key, ek_sig_scheme scheme, ek_md md, const unsigned char *dgst,
-                  size_t dlen, ek_ecdsa_fmt fmt, unsigned char *sig, size_t *siglen);
+EK_API ek_rc ek_key_sign(ek_key *key, ek_sig_scheme scheme, ek_md md, const unsigned char *dgst,
+                         size_t dlen, ek_ecdsa_fmt fmt, unsigned char *sig, size_t *siglen);
 
 /* Flush the key's transient object from the TPM (it reloads on next use). */
 void ek_key_unload(ek_key *key);
 
-ek_key *ek_key_ref(ek_key *key);
-void ek_key_free(ek_key *key);       /* NULL is fine; wipes auth on last ref */
+EK_API ek_key *ek_key_ref(ek_key *key);
+EK_API void ek_key_free(ek_key *key);       /* NULL is fine; wipes auth on last ref */
 
-ek_pss_salt ek_tpm_pss_salt(void);
+EK_API ek_pss_salt ek_tpm_pss_salt(void);
+
+/* Random bytes from the TPM (PKCS#11 C_GenerateRandom), in 32-byte
+ * TPM2_GetRandom chunks under the TPM lock. Errors: EK_ERR_CONNECT (no TPM),
+ * EK_ERR_TPM. (Also declared in the core-internal ek_tpm.h.) */
+EK_API ek_rc ek_tpm_random(unsigned char *buf, size_t len);
 
 /* Digest helpers shared by the faces. */
-size_t ek_md_size(ek_md md);                      /* 0 for EK_MD_NONE */
-ek_md ek_md_from_name(const char *name);          /* "SHA256", "sha-256", "SHA2-256" ... */
-const char *ek_md_name(ek_md md);                 /* OpenSSL name: "SHA256" */
+EK_API size_t ek_md_size(ek_md md);                      /* 0 for EK_MD_NONE */
+EK_API ek_md ek_md_from_name(const char *name);          /* "SHA256", "sha-256", "SHA2-256" ... */
+EK_API const char *ek_md_name(ek_md md);                 /* OpenSSL name: "SHA256" */
 /* A running digest (SHA-1/256/384/512) without OpenSSL's provider or ENGINE
  * layers and without any library context: what a face hashes before a TPM
  * signature (core/swdirect.c says why). The caller owns the context. */
 typedef struct ek_md_ctx ek_md_ctx;
-ek_md_ctx *ek_md_ctx_new(ek_md md);              /* NULL: EK_MD_NONE or no memory */
-ek_md_ctx *ek_md_ctx_dup(const ek_md_ctx *src);  /* NULL: no memory */
-bool ek_md_ctx_reset(ek_md_ctx *c, ek_md md);    /* start again, maybe another digest */
-bool ek_md_ctx_update(ek_md_ctx *c, const void *data, size_t len);
+EK_API ek_md_ctx *ek_md_ctx_new(ek_md md);              /* NULL: EK_MD_NONE or no memory */
+EK_API ek_md_ctx *ek_md_ctx_dup(const ek_md_ctx *src);  /* NULL: no memory */
+EK_API bool ek_md_ctx_reset(ek_md_ctx *c, ek_md md);    /* start again, maybe another digest */
+EK_API bool ek_md_ctx_update(ek_md_ctx *c, const void *data, size_t len);
 /* Writes ek_md_size() bytes; the context must be reset before reuse. */
-bool ek_md_ctx_final(ek_md_ctx *c, unsigned char *out);
+EK_API bool ek_md_ctx_final(ek_md_ctx *c, unsigned char *out);
 ek_md ek_md_ctx_md(const ek_md_ctx *c);
-void ek_md_ctx_free(ek_md_ctx *c);               /* NULL is fine; wipes the state */
+EK_API void ek_md_ctx_free(ek_md_ctx *c);               /* NULL is fine; wipes the state */
 /* One shot: out gets ek_md_size(md) bytes. */
-bool ek_md_digest(ek_md md, const void *data, size_t len, unsigned char *out);
+EK_API bool ek_md_digest(ek_md md, const void *data, size_t len, unsigned char *out);
 
 #endif

@@ -11,7 +11,16 @@
  *     privkey   OCTET STRING }                -- marshalled TPM2B_PRIVATE
  *
  * Built with OpenSSL ASN1 templates. Pure: no TPM. Keys with policy or
- * secret (importable keys) are refused with EK_ERR_UNSUPPORTED. */
+ * secret (importable keys) are refused with EK_ERR_UNSUPPORTED.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Of this header only ek_pubkey_sha256 (the store's CKA_ID rule) is
+ * exported; the codec itself is core-internal. Ownership: encoded outputs
+ * are malloc'ed, the caller frees them. Errors: EK_ERR_INVALID (malformed
+ * file), EK_ERR_UNSUPPORTED, EK_ERR_NOT_FOUND, EK_ERR_NOMEM. */
 #ifndef EK_KEYFILE_H
 #define EK_KEYFILE_H
 
@@ -19,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <tss2/tss2_tpm2_types.h>
+#include "ek_export.h"
 #include "ek_error.h"
 
 #define EK_TSS2_PEM_LABEL "TSS2 PRIVATE KEY"
@@ -56,6 +66,6 @@ ek_rc ek_pubkey_from_cert_der(const unsigned char *der, size_t len, struct ek_pu
 /* SHA-256 over the canonical public key bytes: RSA modulus (no leading
  * zeros) || exponent (minimal big-endian), or the EC point 04||X||Y. The
  * store's default CKA_ID is its first 8 bytes. */
-void ek_pubkey_sha256(const struct ek_pubkey *pub, unsigned char hash[32]);
+EK_API void ek_pubkey_sha256(const struct ek_pubkey *pub, unsigned char hash[32]);
 
 #endif

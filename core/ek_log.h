@@ -1,18 +1,25 @@
 /* edgekey core: logging to stderr (level from config / EDGEKEY_LOG_LEVEL).
  * 0 = errors only (default), 1 = warnings, 2 = info, 3 = debug.
- * Never pass secrets, PINs or auth values to these. */
+ * Never pass secrets, PINs or auth values to these.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * No errors, nothing to free; ek_wipe clears caller memory. */
 #ifndef EK_LOG_H
 #define EK_LOG_H
 
 #include <stddef.h>
+#include "ek_export.h"
 
-void ek_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+EK_API void ek_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define EK_LOG_ERR 0
 #define EK_LOG_WARN 1
 #define EK_LOG_INFO 2
 #define EK_LOG_DEBUG 3
 
 /* Wipe secret memory (OPENSSL_cleanse). */
-void ek_wipe(void *p, size_t n);
+EK_API void ek_wipe(void *p, size_t n);
 
 #endif

@@ -41,13 +41,21 @@
  * Thread-safe. Errors: EK_ERR_INVALID (bad label/size/damaged file, with
  * the rule), EK_ERR_EXISTS (label taken), EK_ERR_NOT_FOUND, EK_ERR_AUTH (a
  * private secret of a PIN token without the token secret, or a wrong PIN),
- * EK_ERR_BUFFER_TOO_SMALL, EK_ERR_IO, EK_ERR_TPM, EK_ERR_CONNECT. */
+ * EK_ERR_BUFFER_TOO_SMALL, EK_ERR_IO, EK_ERR_TPM, EK_ERR_CONNECT.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Ownership: lists (*out) are malloc'ed, the caller frees them; secret
+ * values land in caller buffers, which the caller wipes (ek_wipe). */
 #ifndef EK_SECRET_H
 #define EK_SECRET_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include "ek_export.h"
 #include "ek_error.h"
 #include "ek_token.h"
 
@@ -78,30 +86,31 @@ typedef struct ek_secret_obj {
  * other fields are filled in *out. In a PIN token a private secret needs
  * the user's unsealed token secret (EK_ERR_AUTH "log in" without it);
  * otherwise secret may be NULL and is ignored. */
-ek_rc ek_secret_put(const char *token, const ek_secret_obj *desc, const ek_token_secret *secret,
-                    const unsigned char *value, size_t len, ek_secret_obj *out);
+EK_API ek_rc ek_secret_put(const char *token, const ek_secret_obj *desc,
+                           const ek_token_secret *secret, const unsigned char *value, size_t len,
+                           ek_secret_obj *out);
 
 /* Unseal obj's value into out (size bytes; EK_SECRET_MAX always fits).
  * EK_ERR_BUFFER_TOO_SMALL (no TPM) if size < obj->value_len. secret as
  * for ek_secret_put. The caller wipes out after use. */
-ek_rc ek_secret_get(const ek_secret_obj *obj, const ek_token_secret *secret, unsigned char *out,
-                    size_t size, size_t *len);
+EK_API ek_rc ek_secret_get(const ek_secret_obj *obj, const ek_token_secret *secret,
+                           unsigned char *out, size_t size, size_t *len);
 
 /* The token's data objects (label NULL or "": all), sorted by label.
  * *out malloc'ed (caller frees; holds no secret). A missing token is EK_OK
  * with *n 0. Damaged files are skipped with a warning. Reads files only. */
-ek_rc ek_secret_find(const char *token, const char *label, ek_secret_obj **out, size_t *n);
+EK_API ek_rc ek_secret_find(const char *token, const char *label, ek_secret_obj **out, size_t *n);
 
 /* Remove the object's file (EK_ERR_NOT_FOUND if it is gone already). */
-ek_rc ek_secret_delete(const ek_secret_obj *obj);
+EK_API ek_rc ek_secret_delete(const ek_secret_obj *obj);
 
 /* Remove every data object of a token; *count (may be NULL) = how many. */
-ek_rc ek_secret_delete_all(const char *token, size_t *count);
+EK_API ek_rc ek_secret_delete_all(const char *token, size_t *count);
 
 /* One call for faces that hold a PIN (CLI, an application using the core):
  * find token's data object by label, log in as user if the token has PINs
  * (a wrong PIN counts, ek_token.h) and unseal. PIN-less tokens ignore pin. */
-ek_rc ek_secret_read(const char *token, const char *label, const char *pin, size_t pin_len,
-                     unsigned char *out, size_t size, size_t *len);
+EK_API ek_rc ek_secret_read(const char *token, const char *label, const char *pin, size_t pin_len,
+                            unsigned char *out, size_t size, size_t *len);
 
 #endif

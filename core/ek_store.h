@@ -16,7 +16,16 @@
  * defaults to the first 8 bytes of SHA-256 of the public key (RSA n || e
  * minimal big-endian, or the EC point; ek_pubkey_sha256 in ek_keyfile.h).
  * Other files in a token directory (e.g. ek_token.h's PIN files) are left
- * alone. */
+ * alone.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Ownership: lists and certificate DER are malloc'ed, the caller frees
+ * them; ek_store_load_key hands one ek_key reference (ek_key_free). Errors:
+ * EK_ERR_INVALID (bad label), EK_ERR_NOT_FOUND, EK_ERR_EXISTS, EK_ERR_IO,
+ * with the message set. */
 #ifndef EK_STORE_H
 #define EK_STORE_H
 
@@ -24,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "ek_export.h"
 #include "ek_error.h"
 #include "ek_key.h"
 
@@ -54,20 +64,20 @@ typedef struct ek_store_obj {
 
 /* Root in use (config), e.g. for messages. NULL if the configuration is
  * broken (ek_last_error says why). */
-const char *ek_store_root(void);
+EK_API const char *ek_store_root(void);
 
 /* EK_OK if label is a usable token label (1-32 of [A-Za-z0-9._-], not "."
  * or ".."), else EK_ERR_INVALID with the rule in the message. */
 ek_rc ek_store_check_token_label(const char *label);
 
 /* Create the token if missing (EK_OK if it exists). */
-ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);
-ek_rc ek_store_token_get(const char *token, ek_token_info *out);
+EK_API ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);
+EK_API ek_rc ek_store_token_get(const char *token, ek_token_info *out);
 /* The directory of an existing token, without reading it: EK_ERR_NOT_FOUND
  * if there is none, EK_ERR_INVALID for a label the store refuses. */
 ek_rc ek_store_token_dir(const char *token, char *buf, size_t size);
 /* All tokens, sorted by label; *out malloc'ed, caller frees. */
-ek_rc ek_store_tokens(ek_token_info **out, size_t *n);
+EK_API ek_rc ek_store_tokens(ek_token_info **out, size_t *n);
 /* Remove an emptied token's directory. Only token.conf, the PIN attempt
  * counter and interrupted temporary files may be left: anything else (a
  * key, certificate, data object or PIN secret file) fails with
@@ -75,34 +85,34 @@ ek_rc ek_store_tokens(ek_token_info **out, size_t *n);
  * unknown token. Emptying is the caller's job (keys: ek_store_delete with
  * with_tpm; data objects: ek_secret_delete_all; PINs: ek_token_init with
  * no SO PIN, which also gives back their NV indices). */
-ek_rc ek_store_token_remove(const char *token);
+EK_API ek_rc ek_store_token_remove(const char *token);
 
 /* Save a key (blob written as TSS2 PEM; a handle-only key stores just the
  * handle). id NULL: derived from the public key. Refuses a duplicate label
  * in the token with EK_ERR_EXISTS. Fills *obj if non-NULL. */
-ek_rc ek_store_put_key(const char *token, const char *label, const unsigned char *id,
-                       size_t id_len, const ek_key *key, ek_store_obj *obj);
+EK_API ek_rc ek_store_put_key(const char *token, const char *label, const unsigned char *id,
+                              size_t id_len, const ek_key *key, ek_store_obj *obj);
 
 /* Save a certificate (DER input, stored as PEM) next to the key with the
  * same id (id NULL: the key whose public key matches the certificate). */
-ek_rc ek_store_put_cert(const char *token, const char *label, const unsigned char *id,
-                        size_t id_len, const unsigned char *der, size_t der_len,
-                        ek_store_obj *obj);
+EK_API ek_rc ek_store_put_cert(const char *token, const char *label, const unsigned char *id,
+                               size_t id_len, const unsigned char *der, size_t der_len,
+                               ek_store_obj *obj);
 
 /* Find objects: token/label/id may be NULL/""/0 for "any". *out malloc'ed. */
-ek_rc ek_store_find(const char *token, const char *label, const unsigned char *id,
-                    size_t id_len, ek_store_obj **out, size_t *n);
+EK_API ek_rc ek_store_find(const char *token, const char *label, const unsigned char *id,
+                           size_t id_len, ek_store_obj **out, size_t *n);
 
-ek_rc ek_store_load_key(const ek_store_obj *obj, ek_key **out);
+EK_API ek_rc ek_store_load_key(const ek_store_obj *obj, ek_key **out);
 /* Certificate DER, malloc'ed; EK_ERR_NOT_FOUND if none. */
-ek_rc ek_store_read_cert(const ek_store_obj *obj, unsigned char **der, size_t *len);
+EK_API ek_rc ek_store_read_cert(const ek_store_obj *obj, unsigned char **der, size_t *len);
 
 /* Remove the object's files; with_tpm evicts a persistent handle too.
  * what: EK_OBJ_ANY removes key and certificate, EK_OBJ_CERT only the cert. */
-ek_rc ek_store_delete(const ek_store_obj *obj, int what, bool with_tpm);
+EK_API ek_rc ek_store_delete(const ek_store_obj *obj, int what, bool with_tpm);
 
 /* Hex helpers (lower case). */
-void ek_hex(const unsigned char *in, size_t len, char *out);
+EK_API void ek_hex(const unsigned char *in, size_t len, char *out);
 ek_rc ek_unhex(const char *in, unsigned char *out, size_t max, size_t *len);
 
 #endif

@@ -30,12 +30,20 @@
  * All functions are thread-safe. Functions that take a PIN never log it and
  * wipe their copies. Errors: EK_ERR_AUTH (wrong PIN), EK_ERR_LOCKOUT (too many
  * wrong PINs, or the TPM is in DA lockout), EK_ERR_NOT_FOUND (no such token
- * or PIN not set), EK_ERR_IO, EK_ERR_TPM, EK_ERR_CONNECT. */
+ * or PIN not set), EK_ERR_IO, EK_ERR_TPM, EK_ERR_CONNECT.
+ *
+ * Public header: the faces include it. Only declarations marked EK_API are
+ * exported from libedgekey-core.so (ek_export.h); the others are for core
+ * and its tests.
+ *
+ * Ownership: an ek_token_secret is caller storage; ek_token_secret_wipe
+ * clears it. */
 #ifndef EK_TOKEN_H
 #define EK_TOKEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "ek_export.h"
 #include "ek_error.h"
 
 #define EK_TOKEN_SECRET_LEN 32
@@ -60,32 +68,33 @@ typedef struct ek_token_pins {
     unsigned max_tries;
 } ek_token_pins;
 
-ek_rc ek_token_pin_state(const char *token, ek_token_pins *out);
+EK_API ek_rc ek_token_pin_state(const char *token, ek_token_pins *out);
 
 /* True if keys of this token need an auth value derived from the secret. */
-bool ek_token_login_required(const char *token);
+EK_API bool ek_token_login_required(const char *token);
 
 /* (Re)initialise a token's PINs: a fresh secret sealed with the SO PIN, the
  * user PIN removed, counters reset. so_pin_len 0 makes the token PIN-less
  * (both seal files removed). The caller checks the old SO PIN first (and
  * deletes objects: keys made under the old secret become unusable). */
-ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len);
+EK_API ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len);
 
 /* Check a PIN by unsealing; on success fills *secret. Counts failures. */
-ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
-                     ek_token_secret *secret);
+EK_API ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
+                            ek_token_secret *secret);
 
 /* Seal the (SO-unsealed) secret under a new user PIN; resets user_fails. */
-ek_rc ek_token_set_user_pin(const char *token, const ek_token_secret *secret, const char *pin,
-                            size_t pin_len);
+EK_API ek_rc ek_token_set_user_pin(const char *token, const ek_token_secret *secret,
+                                   const char *pin, size_t pin_len);
 
 /* Change a PIN: checks old (counted as a login), re-seals with new. */
-ek_rc ek_token_change_pin(const char *token, ek_token_user who, const char *old_pin, size_t old_len,
-                          const char *new_pin, size_t new_len);
+EK_API ek_rc ek_token_change_pin(const char *token, ek_token_user who, const char *old_pin,
+                                 size_t old_len, const char *new_pin, size_t new_len);
 
 /* Key auth value for a key with CKA_ID id in a PIN token. */
-ek_rc ek_token_key_auth(const ek_token_secret *secret, const unsigned char *id, size_t id_len,
-                        unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len);
+EK_API ek_rc ek_token_key_auth(const ek_token_secret *secret, const unsigned char *id,
+                               size_t id_len, unsigned char auth[EK_TOKEN_AUTH_MAX],
+                               size_t *auth_len);
 
 /* One call for faces that hold a user PIN (pin-value in a URI): login as
  * user and derive the key's auth value. EK_OK with *auth_len 0 for a
@@ -99,9 +108,9 @@ ek_rc ek_token_key_auth_pin(const char *token, const char *pin, size_t pin_len,
  * login and the key's derived auth is set; in a PIN-less token the PIN is
  * the key's own auth value. For faces that open keys themselves. */
 struct ek_key;
-ek_rc ek_token_key_set_pin(struct ek_key *key, const char *token, const unsigned char *id,
-                           size_t id_len, const char *pin, size_t pin_len);
+EK_API ek_rc ek_token_key_set_pin(struct ek_key *key, const char *token, const unsigned char *id,
+                                  size_t id_len, const char *pin, size_t pin_len);
 
-void ek_token_secret_wipe(ek_token_secret *secret);
+EK_API void ek_token_secret_wipe(ek_token_secret *secret);
 
 #endif

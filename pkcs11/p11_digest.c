@@ -1,6 +1,6 @@
 /* edgekey PKCS#11 module: C_Digest* (software) and random numbers (TPM). */
 #include <string.h>
-#include "ek_tpm.h"
+#include "ek_key.h" /* ek_md_ctx_*, ek_tpm_random */
 #include "p11_internal.h"
 
 P11_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
