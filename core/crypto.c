@@ -22,6 +22,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/bn.h>
 #include <openssl/param_build.h>
@@ -239,28 +240,34 @@ static EVP_PKEY *rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
     return pk;
 }
 
-static bool pss_verify(EVP_PKEY *pk, ek_md md, int saltlen, const uint8_t *mhash,
-                       const uint8_t *sig, size_t slen)
+/* 1: verifies, 0: does not, -1: the check could not run. */
+static int pss_verify(EVP_PKEY *pk, ek_md md, int saltlen, const uint8_t *mhash,
+                      const uint8_t *sig, size_t slen)
 {
     EVP_PKEY_CTX *vc = EVP_PKEY_CTX_new_from_pkey(sw_ctx, pk, NULL);
-    bool ok = vc && EVP_PKEY_verify_init(vc) == 1 &&
-              EVP_PKEY_CTX_set_rsa_padding(vc, RSA_PKCS1_PSS_PADDING) == 1 &&
-              EVP_PKEY_CTX_set_signature_md(vc, sw_md(md)) == 1 &&
-              EVP_PKEY_CTX_set_rsa_pss_saltlen(vc, saltlen) == 1 &&
-              EVP_PKEY_verify(vc, sig, slen, mhash, ek_md_size(md)) == 1;
+    int r = -1;
+    if (vc && EVP_PKEY_verify_init(vc) == 1 &&
+        EVP_PKEY_CTX_set_rsa_padding(vc, RSA_PKCS1_PSS_PADDING) == 1 &&
+        EVP_PKEY_CTX_set_signature_md(vc, sw_md(md)) == 1 &&
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(vc, saltlen) == 1)
+        r = EVP_PKEY_verify(vc, sig, slen, mhash, ek_md_size(md)) == 1;
     EVP_PKEY_CTX_free(vc);
-    return ok;
+    return r;
 }
 
 int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const uint8_t *mhash,
                    const uint8_t *sig, size_t slen)
 {
     EVP_PKEY *pk = rsa_pub(n, nlen, e ? e : 65537);
-    int r = -1;
-    if (pk && pss_verify(pk, md, (int)ek_md_size(md), mhash, sig, slen))
+    int r = EK_PSS_CANNOT_CHECK, v = -1;
+    if (pk && (v = pss_verify(pk, md, (int)ek_md_size(md), mhash, sig, slen)) == 1)
         r = (int)ek_md_size(md);
-    else if (pk && pss_verify(pk, md, RSA_PSS_SALTLEN_AUTO, mhash, sig, slen))
+    else if (pk && v == 0 &&
+             (v = pss_verify(pk, md, RSA_PSS_SALTLEN_AUTO, mhash, sig, slen)) == 1)
         r = (int)(nlen - ek_md_size(md) - 2); /* not the digest length: the maximum, in practice */
+    else if (v == 0)
+        r = -1;
     EVP_PKEY_free(pk);
+    ERR_clear_error(); /* a failed check leaves nothing on the application's queue */
     return r;
 }

@@ -33,7 +33,10 @@ bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t le
 /* Verify an RSA-PSS signature over mhash (MGF1 with md): the salt length
  * when it verifies with salt = digest length, nlen - digest - 2 (the
  * maximum) when it verifies only with another salt, -1 when it does not
- * verify. e 0 means 65537. */
+ * verify, EK_PSS_CANNOT_CHECK when OpenSSL would not run the check (on 3.0
+ * an application's default ENGINE for RSA takes every RSA EVP_PKEY_CTX,
+ * whatever its library context, and cannot import our key). e 0 = 65537. */
+#define EK_PSS_CANNOT_CHECK (-2)
 int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const uint8_t *mhash,
                    const uint8_t *sig, size_t slen);
 

@@ -183,6 +183,11 @@ static ek_rc pss_learn(const ek_key *key, ek_md md, const unsigned char *dg,
                        const unsigned char *sig, size_t slen)
 {
     int salt = ek_sw_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, md, dg, sig, slen);
+    if (salt == EK_PSS_CANNOT_CHECK) { /* unknown still: the next PSS signature tries again */
+        ek_log(EK_LOG_DEBUG, "RSA-PSS: salt length not checked (an application ENGINE takes "
+               "RSA in this process); the signature is passed on as the TPM made it");
+        return EK_OK;
+    }
     if (salt >= 0 && (size_t)salt == ek_md_size(md)) {
         ek_pss_set(EK_PSS_SALT_DIGEST);
         ek_log(EK_LOG_INFO, "RSA-PSS: this TPM uses salt length = digest length (TLS 1.3 ok)");

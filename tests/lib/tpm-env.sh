@@ -67,7 +67,7 @@ tcti="swtpm:host=127.0.0.1,port=$port"
 # their own (EDGEKEY_TEST_DA=keep leaves swtpm's defaults).
 if [ "${EDGEKEY_TEST_DA:-}" != keep ]; then
     TPM2TOOLS_TCTI="$tcti" tpm2_dictionarylockout --setup-parameters --max-tries=64 \
-        --recovery-time=1 --lockout-recovery-time=1 >/dev/null 2>&1 ||
+        --recovery-time=10 --lockout-recovery-time=1 >/dev/null 2>&1 ||
         { echo "tpm-env.sh: could not set the TPM's DA parameters" >&2; exit 1; }
 fi
 if [ "$mode" = abrmd ]; then
