@@ -22,13 +22,25 @@
  * caller frees), at most max bytes. EK_ERR_NOT_FOUND without a message if
  * the file does not exist. */
 ek_rc ek_io_read_at(int dfd, const char *name, size_t max, char **out, size_t *len);
-/* Replace name atomically with data (temp file, fsync, rename, fsync dfd). */
+/* Reads open with O_NOFOLLOW and take only regular files: a link, FIFO or
+ * device is refused with a message naming the file, the rule and the fix. */
+/* Replace name atomically with data: a new O_EXCL temp file in dfd, fsync,
+ * rename, fsync dfd. Refused (file untouched) if name is anything but a
+ * regular file or dfd is writable by group/others. The caller holds the
+ * directory's flock (ek_io_lock_dir). */
 ek_rc ek_io_write_at(int dfd, const char *name, const char *data, size_t len, mode_t mode);
+/* ek_io_write_at in directory dir, taking and dropping its flock. Not for a
+ * caller that already holds that lock (flock would wait for itself). */
+ek_rc ek_io_write_in(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
+/* ek_io_read_at in directory dir (no lock: readers need none). */
+ek_rc ek_io_read_in(const char *dir, const char *name, size_t max, char **out, size_t *len);
+/* name exists in dfd in any form (a link counts, not followed). */
+bool ek_io_present_at(int dfd, const char *name);
 ek_rc ek_io_sync_dir(int dfd);
 /* mkdir -p; mode applies to the directories created here. */
 ek_rc ek_io_mkdirs(const char *path, mode_t mode);
 /* Open dir into *dfd (caller closes; closing drops the lock) and take the
- * writers' flock(LOCK_EX) on it. */
+ * writers' flock(LOCK_EX) on it. dir itself must not be a symbolic link. */
 ek_rc ek_io_lock_dir(const char *dir, int *dfd);
 
 /* ---- store_meta.c ---- */

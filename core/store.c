@@ -168,8 +168,14 @@ ek_rc ek_store_tokens(ek_token_info **out, size_t *n)
         ek_token_info info;
         if (ek_store_check_token_label(e->d_name) != EK_OK || e->d_name[0] == '.')
             continue;
-        if (ek_store_token_get(e->d_name, &info) != EK_OK) {
-            ek_clear_error(); /* not a token directory: skip it quietly */
+        ek_rc trc = ek_store_token_get(e->d_name, &info);
+        if (trc != EK_OK) {
+            /* Not a token directory: skip it quietly; one whose token.conf
+             * is refused (a link, unreadable) is skipped loudly. */
+            if (trc != EK_ERR_NOT_FOUND && e->d_type == DT_DIR)
+                ek_log(EK_LOG_ERR, "edgekey: store: token '%s' skipped: %s", e->d_name,
+                       ek_last_error());
+            ek_clear_error();
             continue;
         }
         if (*n == cap) {

@@ -180,7 +180,7 @@ bool ek_obj_file_exists(int dfd, const ek_store_obj *o, int ext)
 {
     char name[160];
     ek_obj_name(o, ext, name, sizeof(name));
-    return faccessat(dfd, name, F_OK, 0) == 0;
+    return ek_io_present_at(dfd, name); /* a link counts; reading it is refused */
 }
 
 /* Load one object from its .meta file (name = "<idhex>.meta"). */
@@ -260,6 +260,9 @@ ek_rc ek_token_objects(int dfd, const char *token, ek_obj_list *l)
         ek_rc lrc = obj_load(dfd, token, e->d_name, &o, hash);
         if (lrc == EK_OK)
             rc = ek_obj_list_push(l, &o, hash);
+        else if (lrc == EK_ERR_IO) /* refused (a link, not a regular file): say so */
+            ek_log(EK_LOG_ERR, "edgekey: token %s: skipping %s: %s", token, e->d_name,
+                   ek_last_error());
         else if (lrc != EK_ERR_NOT_FOUND) /* NOT_FOUND: deleted while we looked */
             ek_log(EK_LOG_WARN, "token %s: skipping damaged %s", token, e->d_name);
     }

@@ -15,17 +15,18 @@
 #include "ek_log.h"
 #include "ek_store.h"
 #include "ek_crypto.h"
+#include "ek_store_int.h"
 #include "ek_tpm_int.h"
 #include "ek_token.h"
 #include "token_nv.h"
 #include "token_seal.h"
+#include "token_tries.h"
 
 #define SEAL_SO "pin-so.seal"
 #define SEAL_USER "pin-user.seal"
 #define NV_SO "pin-so.nv"
 #define NV_USER "pin-user.nv"
 #define NV_MAGIC "EKNV1"
-#define TRIES_FILE "pin.tries"
 
 static const char *seal_name(ek_token_user who)
 {
@@ -86,38 +87,24 @@ static ek_rc pin_auth(const char *pin, size_t len, unsigned char *out, size_t *o
 
 static ek_rc read_seal(const char *dir, ek_token_user who, ek_sealed *blob)
 {
-    char path[1200];
-    unsigned char buf[EK_SEAL_FILE_MAX];
+    char path[1200], *buf = NULL;
+    size_t n = 0;
     snprintf(path, sizeof(path), "%s/%s", dir, seal_name(who));
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return ek_error(EK_ERR_NOT_FOUND, "%s not set (%s missing)", who_name(who), path);
-        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    size_t n = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
-    return ek_seal_decode(buf, n, blob, path);
+    ek_rc rc = ek_io_read_in(dir, seal_name(who), EK_SEAL_FILE_MAX, &buf, &n);
+    if (rc == EK_ERR_NOT_FOUND)
+        return ek_error(EK_ERR_NOT_FOUND, "%s not set (%s missing)", who_name(who), path);
+    if (rc != EK_OK)
+        return ek_error(rc, "%s: %s", dir, ek_last_error());
+    rc = ek_seal_decode((const unsigned char *)buf, n, blob, path);
+    free(buf);
+    return rc;
 }
 
-/* Atomic write: temp file in the same dir, fsync, rename. */
+/* Atomic write under the token's flock (store_io.c); secrets are 0600. */
 static ek_rc write_atomic(const char *dir, const char *name, const void *data, size_t len)
 {
-    char path[1200], tmp[1240];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return ek_error(EK_ERR_IO, "%s: %s; the token directory must be writable", tmp,
-                        strerror(errno));
-    bool ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    ok = (close(fd) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return ek_error(EK_ERR_IO, "%s: %s", path, strerror(e));
-    }
-    return EK_OK;
+    ek_rc rc = ek_io_write_in(dir, name, data, len, 0600);
+    return rc == EK_OK ? rc : ek_error(rc, "%s: %s", dir, ek_last_error());
 }
 
 static ek_rc write_seal(const char *dir, ek_token_user who, const ek_sealed *blob)
@@ -134,20 +121,18 @@ static ek_rc write_seal(const char *dir, ek_token_user who, const ek_sealed *blo
  * file, no message), EK_ERR_INVALID (damaged). */
 static ek_rc read_nv(const char *dir, ek_token_user who, uint32_t *index)
 {
-    char path[1200], buf[256] = {0}, v[32], magic[16];
+    char path[1200], *buf = NULL, v[32], magic[16];
+    size_t n = 0;
     snprintf(path, sizeof(path), "%s/%s", dir, nv_file(who));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return errno == ENOENT ? EK_ERR_NOT_FOUND : ek_error(EK_ERR_IO, "%s: %s", path,
-                                                            strerror(errno));
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    ek_rc rc = ek_io_read_in(dir, nv_file(who), 255, &buf, &n);
+    if (rc != EK_OK)
+        return rc == EK_ERR_NOT_FOUND ? rc : ek_error(rc, "%s: %s", dir, ek_last_error());
     char *end = NULL;
     unsigned long h = 0;
     if (ek_kv_get(buf, "format", magic, sizeof(magic)) == EK_OK && strcmp(magic, NV_MAGIC) == 0 &&
         ek_kv_get(buf, "index", v, sizeof(v)) == EK_OK)
         h = strtoul(v, &end, 0);
+    free(buf);
     if (!end || *end || h < EK_NV_BASE || h >= EK_NV_BASE + EK_NV_COUNT)
         return ek_error(EK_ERR_INVALID, "%s: not an edgekey NV record (%s); re-initialise the "
                         "token's PINs", path, NV_MAGIC);
@@ -225,84 +210,28 @@ static ek_rc load_secret(const char *dir, ek_token_user who, const unsigned char
     return rc;
 }
 
-/* ---- failure counters: pin.tries, read-modify-write under flock ---- */
-
-typedef struct tries {
-    int fd;
-    unsigned fails[2];
-} tries;
-
-static void tries_parse(const char *text, unsigned fails[2])
-{
-    fails[0] = fails[1] = 0;
-    const char *p = strstr(text, "user_fails = ");
-    if (p)
-        fails[0] = (unsigned)strtoul(p + 13, NULL, 10);
-    p = strstr(text, "so_fails = ");
-    if (p)
-        fails[1] = (unsigned)strtoul(p + 11, NULL, 10);
-}
-
-static ek_rc tries_open(const char *dir, tries *t)
-{
-    char path[1200], buf[128] = {0};
-    snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
-    t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (t->fd < 0)
-        return ek_error(EK_ERR_IO,
-                        "cannot count PIN attempts: %s: %s; login needs write "
-                        "access to the token directory",
-                        path, strerror(errno));
-    if (flock(t->fd, LOCK_EX) != 0) {
-        close(t->fd);
-        return ek_error(EK_ERR_IO, "%s: flock: %s", path, strerror(errno));
-    }
-    ssize_t n = pread(t->fd, buf, sizeof(buf) - 1, 0);
-    tries_parse(n > 0 ? buf : "", t->fails);
-    return EK_OK;
-}
-
-static void tries_close(tries *t, bool write_back)
-{
-    if (write_back) {
-        char buf[96];
-        int n = snprintf(buf, sizeof(buf), "user_fails = %u\nso_fails = %u\n", t->fails[0],
-                         t->fails[1]);
-        if (ftruncate(t->fd, 0) != 0 || pwrite(t->fd, buf, (size_t)n, 0) != n || fsync(t->fd) != 0)
-            ek_log(EK_LOG_ERR, "edgekey: cannot update PIN attempt counter: %s", strerror(errno));
-    }
-    close(t->fd); /* releases the flock */
-}
-
 /* ---- public API ---- */
 
 ek_rc ek_token_pin_state(const char *token, ek_token_pins *out)
 {
-    char dir[1100], path[1200], buf[128] = {0};
+    char dir[1100];
     memset(out, 0, sizeof(*out));
     out->max_tries = EK_TOKEN_MAX_TRIES;
     ek_rc rc = token_dir(token, dir, sizeof(dir));
     if (rc != EK_OK)
         return rc;
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s", dir, SEAL_SO);
-    out->has_so_pin = stat(path, &st) == 0;
-    snprintf(path, sizeof(path), "%s/%s", dir, NV_SO);
-    out->has_so_pin = out->has_so_pin || stat(path, &st) == 0;
-    snprintf(path, sizeof(path), "%s/%s", dir, SEAL_USER);
-    out->has_user_pin = stat(path, &st) == 0;
-    snprintf(path, sizeof(path), "%s/%s", dir, NV_USER);
-    out->has_user_pin = out->has_user_pin || stat(path, &st) == 0;
-    snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        unsigned f[2];
-        tries_parse(n > 0 ? buf : "", f);
-        out->user_fails = f[0];
-        out->so_fails = f[1];
-    }
+    /* A PIN file present in any form (a link too, not followed) makes the
+     * token need a login: never fail open into a PIN-less token. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return ek_error(EK_ERR_IO, "token %s: cannot open %s: %s", token, dir, strerror(errno));
+    out->has_so_pin = ek_io_present_at(dfd, SEAL_SO) || ek_io_present_at(dfd, NV_SO);
+    out->has_user_pin = ek_io_present_at(dfd, SEAL_USER) || ek_io_present_at(dfd, NV_USER);
+    close(dfd);
+    unsigned f[2];
+    ek_tries_state(dir, f);
+    out->user_fails = f[EK_TOKEN_USER];
+    out->so_fails = f[EK_TOKEN_SO];
     return EK_OK;
 }
 
@@ -314,7 +243,7 @@ bool ek_token_login_required(const char *token)
 
 ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
 {
-    char dir[1100], path[1200];
+    char dir[1100];
     ek_rc rc = token_dir(token, dir, sizeof(dir));
     if (rc != EK_OK)
         return rc;
@@ -326,9 +255,7 @@ ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
         return rc;
     if (so_pin_len == 0) {
         rc = remove_secret(dir, EK_TOKEN_SO);
-        snprintf(path, sizeof(path), "%s/%s", dir, TRIES_FILE);
-        unlink(path);
-        return rc;
+        return rc == EK_OK ? ek_tries_remove(dir) : rc;
     }
     ek_token_secret s = {.set = true};
     unsigned char auth[EK_TOKEN_AUTH_MAX];
@@ -338,13 +265,8 @@ ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
     rc = pin_auth(so_pin, so_pin_len, auth, &alen);
     if (rc == EK_OK)
         rc = store_secret(dir, EK_TOKEN_SO, &s, auth, alen);
-    if (rc == EK_OK) {
-        tries t;
-        if (tries_open(dir, &t) == EK_OK) {
-            t.fails[0] = t.fails[1] = 0;
-            tries_close(&t, true);
-        }
-    }
+    if (rc == EK_OK)
+        rc = ek_tries_clear(dir, true, true);
     ek_wipe(auth, sizeof(auth));
     ek_token_secret_wipe(&s);
     return rc;
@@ -362,37 +284,31 @@ ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size
     if (ek_token_pin_state(token, &st) == EK_OK &&
         !(who == EK_TOKEN_SO ? st.has_so_pin : st.has_user_pin))
         return ek_error(EK_ERR_NOT_FOUND, "token %s: %s not set", token, who_name(who));
-    tries t;
-    rc = tries_open(dir, &t);
+    unsigned count = 0;
+    rc = ek_tries_begin(dir, token, who, who_name(who), &count);
     if (rc != EK_OK)
         return rc;
-    if (t.fails[who] >= EK_TOKEN_MAX_TRIES) {
-        tries_close(&t, false);
-        return ek_error(EK_ERR_LOCKOUT, "token %s: %s locked after %u wrong attempts; %s", token,
-                        who_name(who), t.fails[who],
-                        who == EK_TOKEN_USER ? "the SO sets a new user PIN (C_InitPIN)"
-                                             : "re-initialise the token");
-    }
     unsigned char auth[EK_TOKEN_AUTH_MAX];
     size_t alen = 0;
     rc = pin_auth(pin, pin_len, auth, &alen);
     if (rc == EK_OK)
         rc = load_secret(dir, who, auth, alen, secret);
     ek_wipe(auth, sizeof(auth));
-    bool write_back = false;
-    if (rc == EK_ERR_AUTH) {
-        t.fails[who]++;
-        write_back = true;
+    if (rc == EK_ERR_AUTH) { /* already counted */
         rc = ek_error(EK_ERR_AUTH, "token %s: %s incorrect (%u of %u attempts left)", token,
-                      who_name(who),
-                      t.fails[who] >= EK_TOKEN_MAX_TRIES ? 0 : EK_TOKEN_MAX_TRIES - t.fails[who],
+                      who_name(who), count >= EK_TOKEN_MAX_TRIES ? 0 : EK_TOKEN_MAX_TRIES - count,
                       EK_TOKEN_MAX_TRIES);
     } else if (rc == EK_OK) {
         secret->set = true;
-        write_back = t.fails[who] != 0;
-        t.fails[who] = 0;
+        rc = ek_tries_end(dir, who, true); /* a count left standing fails closed */
+    } else {
+        /* The PIN was not judged (TPM unreachable, damaged record): give the
+         * attempt back, keeping this error. */
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", ek_last_error());
+        ek_tries_end(dir, who, false);
+        ek_error(rc, "%s", msg);
     }
-    tries_close(&t, write_back);
     if (rc != EK_OK)
         ek_token_secret_wipe(secret);
     return rc;
@@ -416,14 +332,8 @@ static ek_rc seal_for(const char *token, ek_token_user who, const ek_token_secre
     if (rc == EK_OK)
         rc = store_secret(dir, who, secret, auth, alen);
     ek_wipe(auth, sizeof(auth));
-    if (rc == EK_OK) {
-        tries t;
-        if (tries_open(dir, &t) == EK_OK) {
-            bool changed = t.fails[who] != 0;
-            t.fails[who] = 0;
-            tries_close(&t, changed);
-        }
-    }
+    if (rc == EK_OK)
+        rc = ek_tries_clear(dir, who == EK_TOKEN_USER, who == EK_TOKEN_SO);
     return rc;
 }
 
