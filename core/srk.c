@@ -295,6 +295,13 @@ ek_rc ek_tpm_session(TPMA_SESSION attrs, ESYS_TR *session)
         }
         if (rc)
             st.sess = ESYS_TR_NONE;
+        if (rc == TSS2_ESYS_RC_GENERAL_FAILURE) /* ESYS's own crypto for the salt failed */
+            return ek_error(EK_ERR_TPM,
+                            "starting the salted HMAC session: tpm2-tss could not compute the "
+                            "session salt in OpenSSL; on tpm2-tss < 4.0 an application's default "
+                            "ENGINE for EC/RSA (e.g. libp11's `-engine pkcs11`) takes that "
+                            "step: use the edgekey provider, or do not make the ENGINE the "
+                            "default (docs/pkcs11.md)");
         r = ek_tpm_rc(rc, "starting the salted HMAC session (TPM2_StartAuthSession)");
     }
     if (r != EK_OK)
