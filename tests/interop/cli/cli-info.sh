@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # edgekey info: vendor/firmware/algorithms from the TPM (swtpm reports "IBM"),
-# the PSS salt probe, lockout state, TCTI and store; --json is valid JSON and
-# agrees with tpm2t tpm2_getcap.
+# the PSS salt probe, the DA parameters, counter and lockout state (read live),
+# TCTI and store; --json is valid JSON and agrees with tpm2t tpm2_getcap.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib/common.sh"
 . "$here/lib.sh"
@@ -30,7 +30,46 @@ salt=$(jq_ "$T/info.json" 'd["rsa_pss"]["salt"]')
 case $salt in digest|max) ;; *) fail "info: PSS salt probe gave '$salt': $(jq_ "$T/info.json" 'd["rsa_pss"]')" ;; esac
 [ "$(jq_ "$T/info.json" 'd["policy"]["rsa_min_bits"]')" -ge 2048 ] || fail "info: rsa_min_bits"
 [ "$(jq_ "$T/info.json" 'd["lockout"]["locked_out"]')" = False ] || fail "info: locked out?"
-pass "info --json: IBM, $slots slots, algorithms $algs, PSS salt $salt"
+# The DA parameters are the ones tests/lib/tpm-env.sh set (64 tries, 10 s, 1 s)
+# and agree with tpm2_getcap; they are read live, never from .tpm-facts.
+var_prop() {
+    printf '%d' "$(tpm2t tpm2_getcap properties-variable | awk -v p="$1:" '$1 == p {print $2; exit}')"
+}
+da() { jq_ "$T/info.json" "d['lockout']['$1']"; }
+[ "$(da max_tries)" = 64 ] && [ "$(da max_tries)" = "$(var_prop TPM2_PT_MAX_AUTH_FAIL)" ] ||
+    fail "info: max_tries $(da max_tries)"
+[ "$(da recovery_seconds)" = 10 ] && [ "$(da recovery_seconds)" = "$(var_prop TPM2_PT_LOCKOUT_INTERVAL)" ] ||
+    fail "info: recovery_seconds $(da recovery_seconds)"
+[ "$(da lockout_recovery_seconds)" = "$(var_prop TPM2_PT_LOCKOUT_RECOVERY)" ] ||
+    fail "info: lockout_recovery_seconds $(da lockout_recovery_seconds)"
+[ "$(da failed_tries)" = 0 ] || fail "info: failed_tries $(da failed_tries)"
+grep -q "max_tries: *64" "$T/info.txt" && grep -q "recovery_seconds: *10" "$T/info.txt" &&
+    grep -q "failed_tries: *0" "$T/info.txt" || fail "info (human): DA parameters missing"
+pass "info --json: IBM, $slots slots, algorithms $algs, PSS salt $salt, DA 64 tries/10 s"
+
+# The counter and lockout flag are live: two wrong auths against a DA object
+# of ours show as failed_tries 2; parameters set now show at once (no cache).
+tpm2t tpm2_dictionarylockout --setup-parameters --max-tries=2 --recovery-time=600 \
+    --lockout-recovery-time=600 >/dev/null || fail "tpm2_dictionarylockout"
+tpm2t tpm2_createprimary -C o -c "$T/p.ctx" >/dev/null || fail "createprimary"
+tpm2t tpm2_flushcontext -t >/dev/null 2>&1 || true
+echo x | tpm2t tpm2_create -C "$T/p.ctx" -p right -i- -u "$T/s.pub" -r "$T/s.priv" >/dev/null ||
+    fail "tpm2_create"
+tpm2t tpm2_flushcontext -t >/dev/null 2>&1 || true
+tpm2t tpm2_load -C "$T/p.ctx" -u "$T/s.pub" -r "$T/s.priv" -c "$T/s.ctx" >/dev/null || fail "load"
+tpm2t tpm2_flushcontext -t >/dev/null 2>&1 || true
+for _ in 1 2; do
+    ! tpm2t tpm2_unseal -c "$T/s.ctx" -p wrong >/dev/null 2>&1 || fail "wrong auth unsealed"
+    tpm2t tpm2_flushcontext -t >/dev/null 2>&1 || true
+done
+ok edgekey --json info --no-probe
+cp "$T/out" "$T/info.json"
+[ "$(da failed_tries)" = 2 ] && [ "$(da max_tries)" = 2 ] && [ "$(da locked_out)" = True ] &&
+    [ "$(da recovery_seconds)" = 600 ] || fail "info after 2 failures: $(jq_ "$T/info.json" 'd["lockout"]')"
+ok edgekey info --no-probe
+grep -q "locked_out: *yes" "$T/out" && grep -q "failed_tries: *2" "$T/out" ||
+    fail "info (human) in lockout: $(cat "$T/out")"
+pass "info shows the live counter (2 of 2) and the lockout"
 
 # --tcti on the command line wins over EDGEKEY_TCTI: a dead port must fail
 # with the TPM/connection exit code and a message naming the TCTI.
