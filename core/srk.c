@@ -83,8 +83,8 @@ static ek_rc create_primary(ESYS_TR *out)
     }
     if (rc) {
         ek_rc r = ek_tpm_rc(rc, "creating the storage primary key (owner hierarchy)");
-        if (r == EK_ERR_AUTH)
-            return ek_error(r, "creating the storage primary key: the owner hierarchy has an "
+        if (r == EK_ERR_AUTH) /* not the caller's PIN or key auth: never EK_ERR_AUTH */
+            return ek_error(EK_ERR_TPM, "creating the storage primary key: the owner hierarchy has an "
                             "authorization value; edgekey needs it empty, or make a persistent "
                             "SRK at 0x%08x (tpm2_createprimary + tpm2_evictcontrol)",
                             EK_SRK_HANDLE);
@@ -232,11 +232,22 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
     ek_rc r = srk_get();
     if (r != EK_OK)
         return r;
+    if (parent == TPM2_RH_OWNER || parent == 0)
+        parent = EK_OWNER_PARENT;
+    /* A file made under the persistent SRK, which is gone (evicted by any
+     * TPM user while the owner auth is empty): the template primary is the
+     * same key when 0x81000001 was made from our template (the Load says if
+     * not), so such a token survives the eviction. */
+    if (parent == EK_SRK_HANDLE && st.parent != EK_SRK_HANDLE) {
+        ek_log(EK_LOG_INFO, "the persistent SRK 0x%08x is gone; loading under the template "
+               "primary instead", EK_SRK_HANDLE);
+        parent = EK_OWNER_PARENT;
+    }
     if (parent == st.parent) {
         *out = st.srk;
         return EK_OK;
     }
-    if (parent == EK_OWNER_PARENT || parent == TPM2_RH_OWNER || parent == 0) {
+    if (parent == EK_OWNER_PARENT) {
         if (st.owner == ESYS_TR_NONE && (r = create_primary(&st.owner)) != EK_OK) {
             st.owner = ESYS_TR_NONE;
             return r;

@@ -94,6 +94,8 @@ static ek_rc load_sealed(const ek_sealed *blob, ESYS_TR *obj)
     if (rc != EK_OK && !blob->parent && ek_tpm_rc_is(r, TPM2_RC_INTEGRITY) &&
         srk_parent != EK_OWNER_PARENT)
         rc = ek_load_under(EK_OWNER_PARENT, &blob->priv, &blob->pub, what, obj, NULL);
+    if (rc == EK_ERR_AUTH) /* the parent's auth, not the PIN: never count it as a wrong PIN */
+        rc = ek_error(EK_ERR_TPM, "%s", ek_last_error());
     if (rc != EK_OK)
         *obj = ESYS_TR_NONE;
     return rc;
