@@ -5,6 +5,7 @@
  *                      [--old-pin-file F] [--new-pin-file F] [--pin-stdin]
  *   edgekey token list [--token T]
  *   edgekey token delete --token T [--so-pin-file F | --pin-stdin]
+ *   edgekey token migrate --token T [--so-pin-file F] [--user-pin-file F] [--pin-stdin]
  *
  * The same token/PIN model as the PKCS#11 module (core/ek_token.h): init is
  * C_InitToken, "pin --user" as SO is C_InitPIN, the others C_SetPIN. PINs
@@ -34,10 +35,11 @@ enum {
     O_OLD_FILE,
     O_NEW_FILE,
     O_PIN_STDIN,
+    O_USER_FILE,
 };
 
 typedef struct opts {
-    const char *token, *old_file, *new_file;
+    const char *token, *old_file, *new_file, *user_file;
     bool stdin_pins, no_pin, erase, user, so, as_so;
 } opts;
 
@@ -60,6 +62,8 @@ static void usage(void)
            "                         [--new-pin-file F] [--pin-stdin]\n"
            "       edgekey token list [--token T]\n"
            "       edgekey token delete --token T [--so-pin-file F | --pin-stdin]\n"
+           "       edgekey token migrate --token T [--so-pin-file F] [--user-pin-file F]\n"
+           "                             [--pin-stdin]\n"
            "\ninit   create token T with an SO PIN (new: login required, user PIN unset);\n"
            "       --no-pin makes a PIN-less token. Re-initialising a PIN token erases its\n"
            "       keys: it needs --erase and the current SO PIN (--old-pin-file or first).\n"
@@ -70,6 +74,10 @@ static void usage(void)
            "delete remove token T: its keys (persistent ones evicted from the TPM),\n"
            "       certificates, data objects, PIN secrets (NV indices given back) and its\n"
            "       directory. A PIN token needs its SO PIN.\n"
+           "migrate move the PIN secrets of a token made before 0.2 (noDA NV indices or\n"
+           "       noDA sealed objects) to sealed objects under the TPM's dictionary-attack\n"
+           "       protection; each PIN that needs it logs in (SO first on stdin). Keys\n"
+           "       and PINs stay as they are.\n"
            "\nPINs (%d..%d bytes) come from a file's first line, from stdin (--pin-stdin: one\n"
            "per line, old PIN first, then the new one) or from the terminal (asked twice\n"
            "when new); never from the command line. Wrong PINs count per token; after %d\n"
@@ -90,6 +98,9 @@ static int on_opt(void *state, int c, const char *arg)
         break;
     case O_OLD_FILE:
         o->old_file = arg;
+        break;
+    case O_USER_FILE:
+        o->user_file = arg;
         break;
     case O_SO_STDIN:
     case O_PIN_STDIN:
@@ -408,6 +419,84 @@ static int token_delete(cli_ctx *ctx, const opts *o)
                                      st.has_so_pin));
 }
 
+/* ---- token migrate ---- */
+
+/* The storage kinds as `token list --json` and `token migrate` name them. */
+static const char *kind_name(ek_token_pin_kind k)
+{
+    switch (k) {
+    case EK_PIN_SEALED:
+        return "sealed";
+    case EK_PIN_SEALED_NODA:
+        return "sealed(noDA)";
+    case EK_PIN_NV:
+        return "nv";
+    case EK_PIN_UNREADABLE:
+        return "unreadable";
+    default:
+        return "unset";
+    }
+}
+
+static bool kind_old(ek_token_pin_kind k)
+{
+    return k == EK_PIN_NV || k == EK_PIN_SEALED_NODA;
+}
+
+/* What migration did to one PIN: "nv -> sealed", "already current", ... */
+static void migrated_text(ek_token_pin_kind k, char *buf, size_t size)
+{
+    if (kind_old(k))
+        snprintf(buf, size, "%s -> sealed", kind_name(k));
+    else
+        snprintf(buf, size, "%s", k == EK_PIN_SEALED ? "already current" : kind_name(k));
+}
+
+/* The PINs migration needs, and only those: a current PIN is not asked
+ * for (nor tried). SO first, as on stdin. */
+static ek_rc migrate_pins(const opts *o, const ek_token_pins *st, pin *so, pin *user)
+{
+    ek_rc rc = EK_OK;
+    if (kind_old(st->kind[EK_TOKEN_SO]))
+        rc = pin_get(o, o->new_file ? o->new_file : o->old_file, "SO PIN", false, so);
+    if (rc == EK_OK && kind_old(st->kind[EK_TOKEN_USER]))
+        rc = pin_get(o, o->user_file, "user PIN", false, user);
+    return rc;
+}
+
+static int migrate_report(cli_ctx *ctx, const opts *o, const ek_token_pin_kind k[2])
+{
+    char so[40], user[40];
+    migrated_text(k[EK_TOKEN_SO], so, sizeof(so));
+    migrated_text(k[EK_TOKEN_USER], user, sizeof(user));
+    bool any = kind_old(k[EK_TOKEN_SO]) || kind_old(k[EK_TOKEN_USER]);
+    if (ctx->json)
+        return out_result(ctx, json_pack("{s:{s:o,s:b,s:s,s:s}}", "migrate", "token",
+                                         out_str(o->token), "migrated", any, "so_pin", so,
+                                         "user_pin", user));
+    if (any)
+        printf("token %s migrated to DA-protected sealed secrets: SO PIN %s, user PIN %s\n",
+               o->token, so, user);
+    else
+        printf("token %s: nothing to do (SO PIN %s, user PIN %s)\n", o->token, so, user);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_STORE;
+}
+
+static int token_migrate(cli_ctx *ctx, const opts *o)
+{
+    ek_token_pins st;
+    ek_token_pin_kind before[2] = {EK_PIN_UNSET, EK_PIN_UNSET};
+    pin so = {.len = 0}, user = {.len = 0};
+    ek_rc rc = ek_token_pin_state(o->token, &st);
+    if (rc == EK_OK)
+        rc = migrate_pins(o, &st, &so, &user);
+    if (rc == EK_OK)
+        rc = ek_token_migrate(o->token, so.v, so.len, user.v, user.len, before);
+    pin_wipe(&so);
+    pin_wipe(&user);
+    return rc == EK_OK ? migrate_report(ctx, o, before) : out_fail(ctx, rc);
+}
+
 /* ---- token list ---- */
 
 static json_t *state_json(const ek_token_info *t)
@@ -416,12 +505,15 @@ static json_t *state_json(const ek_token_info *t)
     if (ek_token_pin_state(t->label, &p) != EK_OK)
         return json_pack("{s:o,s:o}", "token", out_str(t->label), "error",
                          out_str(ek_last_error()));
-    return json_pack("{s:o,s:o,s:o,s:b,s:b,s:i,s:i,s:i,s:b,s:b}", "token", out_str(t->label),
-                     "serial", out_str(t->serial), "dir", out_str(t->dir), "login_required",
-                     p.has_so_pin, "user_pin_set", p.has_user_pin, "user_fails", (int)p.user_fails,
-                     "so_fails", (int)p.so_fails, "max_tries", (int)p.max_tries, "user_pin_locked",
+    return json_pack("{s:o,s:o,s:o,s:b,s:b,s:i,s:i,s:i,s:b,s:b,s:s,s:s,s:b}", "token",
+                     out_str(t->label), "serial", out_str(t->serial), "dir", out_str(t->dir),
+                     "login_required", p.has_so_pin, "user_pin_set", p.has_user_pin,
+                     "user_fails", (int)p.user_fails, "so_fails", (int)p.so_fails, "max_tries",
+                     (int)p.max_tries, "user_pin_locked",
                      p.has_user_pin && p.user_fails >= p.max_tries, "so_pin_locked",
-                     p.has_so_pin && p.so_fails >= p.max_tries);
+                     p.has_so_pin && p.so_fails >= p.max_tries, "so_pin_storage",
+                     kind_name(p.kind[EK_TOKEN_SO]), "user_pin_storage",
+                     kind_name(p.kind[EK_TOKEN_USER]), "needs_migration", p.needs_migration);
 }
 
 static void print_state(const json_t *t)
@@ -449,6 +541,11 @@ static void print_state(const json_t *t)
                    : "");
     else
         printf("  user PIN  not set (edgekey token pin --token %s --user)\n", label);
+    if (json_is_true(json_object_get(t, "needs_migration")))
+        printf("  NEEDS MIGRATION: PIN secrets made before 0.2 (SO PIN: %s, user PIN: %s) have\n"
+               "  no TPM dictionary-attack protection; run: edgekey token migrate --token %s\n",
+               json_string_value(json_object_get(t, "so_pin_storage")),
+               json_string_value(json_object_get(t, "user_pin_storage")), label);
 }
 
 static int token_list(cli_ctx *ctx, const opts *o)
@@ -498,6 +595,7 @@ int cmd_token(cli_ctx *ctx, int argc, char **argv)
                                        {"old-pin-file", required_argument, NULL, O_OLD_FILE},
                                        {"new-pin-file", required_argument, NULL, O_NEW_FILE},
                                        {"pin-stdin", no_argument, NULL, O_PIN_STDIN},
+                                       {"user-pin-file", required_argument, NULL, O_USER_FILE},
                                        {NULL, 0, NULL, 0}};
     opts o = {0};
     int r = cli_parse_opts(ctx, argc, argv, "h", lo, on_opt, &o);
@@ -508,18 +606,21 @@ int cmd_token(cli_ctx *ctx, int argc, char **argv)
     if (r != -1)
         return r;
     if (argc - optind != 1)
-        return out_usage(ctx, "token", "give one of init, pin, list, delete");
+        return out_usage(ctx, "token", "give one of init, pin, list, delete, migrate");
     const char *sub = argv[optind];
     if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0)
         return token_list(ctx, &o);
-    if (strcmp(sub, "init") != 0 && strcmp(sub, "pin") != 0 && strcmp(sub, "delete") != 0)
-        return out_usage(ctx, "token", "unknown subcommand '%s'; use init, pin, list or delete",
-                         sub);
+    if (strcmp(sub, "init") != 0 && strcmp(sub, "pin") != 0 && strcmp(sub, "delete") != 0 &&
+        strcmp(sub, "migrate") != 0)
+        return out_usage(ctx, "token",
+                         "unknown subcommand '%s'; use init, pin, list, delete or migrate", sub);
     if (o.token == NULL || o.token[0] == '\0')
         return out_usage(ctx, "token", "%s needs --token LABEL", sub);
     if (strlen(o.token) > 32)
         return out_usage(ctx, "token", "token label '%s' is longer than 32 bytes", o.token);
     if (strcmp(sub, "delete") == 0)
         return token_delete(ctx, &o);
+    if (strcmp(sub, "migrate") == 0)
+        return token_migrate(ctx, &o);
     return strcmp(sub, "init") == 0 ? token_init(ctx, &o) : token_pin(ctx, &o);
 }

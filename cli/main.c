@@ -28,7 +28,8 @@ static const struct {
     {"list", cmd_list, "tokens, keys and certificates in the store"},
     {"delete", cmd_delete, "remove a key (evicting its persistent handle) or its certificate"},
     {"export-ref", cmd_export_ref, "write a key reference file for programs that take a key file"},
-    {"token", cmd_token, "token PINs: init (SO PIN), pin (set/change), list (PIN state)"},
+    {"token", cmd_token,
+     "token PINs: init (SO PIN), pin (set/change), list (PIN state), delete, migrate"},
 };
 
 static void usage(FILE *f)

@@ -9,8 +9,10 @@
  * "EKSEAL1\n" files without the parent are read too). f(PIN) =
  * HMAC-SHA256("edgekey pin", PIN) without trailing zeros, so a PIN of any
  * length fits the TPM's 32-byte auth limit. Tokens made before 0.2 may hold
- * the secret in noDA NV indices instead (pin-so.nv / pin-user.nv, token_nv.h);
- * they still log in, and a PIN change moves that secret to a sealed object.
+ * the secret in noDA NV indices instead (pin-so.nv / pin-user.nv, token_nv.h)
+ * or in seal files with noDA; they still log in (with one warning line per
+ * login), and a PIN change or ek_token_migrate moves the secret to a
+ * DA-protected sealed object.
  *
  * Login loads the sealed object and unseals it through ESYS's salted HMAC
  * session with response encryption: a wrong PIN is a TPM authorisation
@@ -60,15 +62,43 @@ typedef struct ek_token_secret {
     bool set;
 } ek_token_secret;
 
+/* Where one PIN's copy of the token secret is kept. The _NV and
+ * _SEALED_NODA kinds (tokens made before 0.2) are not under the TPM's
+ * dictionary-attack protection: ek_token_migrate moves them. */
+typedef enum ek_token_pin_kind {
+    EK_PIN_UNSET = 0,   /* no copy: this PIN is not set */
+    EK_PIN_SEALED,      /* pin-<who>.seal, DA-protected: current */
+    EK_PIN_SEALED_NODA, /* pin-<who>.seal with TPMA_OBJECT_NODA */
+    EK_PIN_NV,          /* pin-<who>.nv naming a noDA NV index */
+    EK_PIN_UNREADABLE,  /* a PIN file that cannot be read or decoded */
+} ek_token_pin_kind;
+
 /* What the store says about a token's PINs. Reads files only, no TPM. */
 typedef struct ek_token_pins {
     bool has_so_pin;   /* pin-so.nv or pin-so.seal present: login required */
     bool has_user_pin; /* pin-user.nv or pin-user.seal present */
     unsigned user_fails, so_fails;
     unsigned max_tries;
+    ek_token_pin_kind kind[2]; /* indexed by ek_token_user */
+    bool needs_migration;      /* a kind is EK_PIN_NV or EK_PIN_SEALED_NODA */
 } ek_token_pins;
 
+/* Never changes the thread's error message when it returns EK_OK. */
 EK_API ek_rc ek_token_pin_state(const char *token, ek_token_pins *out);
+
+/* Move a token made before 0.2 to DA-protected sealed secrets: each PIN
+ * whose copy is EK_PIN_NV or EK_PIN_SEALED_NODA logs in (counted like a
+ * login), then its secret is sealed anew in pin-<who>.seal and the old
+ * copy (NV index, or the noDA seal file it replaces) goes. Every PIN
+ * needed is checked before anything is written, and an old copy is
+ * removed only after its new file is written: a wrong PIN or a failure
+ * leaves the token usable as it was. A PIN that needs nothing may be NULL.
+ * before[who] (ek_token_user) receives the kind each PIN had; EK_OK with
+ * no kind to move means there was nothing to do. EK_ERR_INVALID if a PIN
+ * that must be moved was not given. */
+EK_API ek_rc ek_token_migrate(const char *token, const char *so_pin, size_t so_len,
+                              const char *user_pin, size_t user_len,
+                              ek_token_pin_kind before[2]);
 
 /* True if keys of this token need an auth value derived from the secret. */
 EK_API bool ek_token_login_required(const char *token);

@@ -1,7 +1,8 @@
 /* edgekey core: the token/PIN model (ek_token.h) - files, counters, derivation.
- * The TPM work is in token_nv.c (the secret in an NV index, read with two
- * commands: the default) and token_seal.c (a sealed object: the fallback
- * when NV cannot be used, and tokens made before NV was used). */
+ * The TPM work is in token_seal.c (the secret in a DA-protected sealed
+ * object: every new copy) and token_nv.c (reading and removing the noDA NV
+ * indices of tokens made before 0.2). The migration of such tokens is here
+ * too: it is a login followed by a re-seal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include "ek_config.h"
 #include "ek_key.h"
 #include "ek_log.h"
@@ -210,6 +212,51 @@ static ek_rc load_secret(const char *dir, ek_token_user who, const unsigned char
     return rc;
 }
 
+/* ---- where each PIN's copy lives (files only, no TPM) ---- */
+
+static bool kind_is_old(ek_token_pin_kind k)
+{
+    return k == EK_PIN_NV || k == EK_PIN_SEALED_NODA;
+}
+
+/* An NV record wins over a seal file, as in load_secret. A present seal
+ * file is decoded for its noDA attribute; the caller's error message is
+ * kept, since a status query must not replace it. */
+static ek_token_pin_kind pin_kind(int dfd, const char *dir, ek_token_user who)
+{
+    if (ek_io_present_at(dfd, nv_file(who)))
+        return EK_PIN_NV;
+    if (!ek_io_present_at(dfd, seal_name(who)))
+        return EK_PIN_UNSET;
+    char keep[1024];
+    snprintf(keep, sizeof(keep), "%s", ek_last_error());
+    ek_sealed blob;
+    ek_token_pin_kind k = EK_PIN_UNREADABLE;
+    if (read_seal(dir, who, &blob) == EK_OK)
+        k = ek_seal_noda(&blob) ? EK_PIN_SEALED_NODA : EK_PIN_SEALED;
+    ek_wipe(&blob, sizeof(blob));
+    ek_error(EK_OK, "%s", keep);
+    return k;
+}
+
+static const char *kind_text(ek_token_pin_kind k)
+{
+    return k == EK_PIN_NV ? "a noDA NV index" : "a noDA sealed object";
+}
+
+/* One line per login to a token made before 0.2 (never the PIN): what is
+ * wrong and the command that fixes it. EK_LOG_ALERT: shown at log level 0. */
+static void warn_old(const char *token, const ek_token_pins *st)
+{
+    ek_token_pin_kind k = kind_is_old(st->kind[EK_TOKEN_SO]) ? st->kind[EK_TOKEN_SO]
+                                                             : st->kind[EK_TOKEN_USER];
+    ek_log(EK_LOG_ALERT,
+           "token %s: its PIN secret is kept in %s (made before edgekey 0.2), without TPM "
+           "dictionary-attack protection: anyone with TPM access can guess the PINs without "
+           "limit; fix: edgekey token migrate --token %s",
+           token, kind_text(k), token);
+}
+
 /* ---- public API ---- */
 
 ek_rc ek_token_pin_state(const char *token, ek_token_pins *out)
@@ -227,6 +274,10 @@ ek_rc ek_token_pin_state(const char *token, ek_token_pins *out)
         return ek_error(EK_ERR_IO, "token %s: cannot open %s: %s", token, dir, strerror(errno));
     out->has_so_pin = ek_io_present_at(dfd, SEAL_SO) || ek_io_present_at(dfd, NV_SO);
     out->has_user_pin = ek_io_present_at(dfd, SEAL_USER) || ek_io_present_at(dfd, NV_USER);
+    for (int w = EK_TOKEN_USER; w <= EK_TOKEN_SO; w++)
+        out->kind[w] = pin_kind(dfd, dir, (ek_token_user)w);
+    out->needs_migration = kind_is_old(out->kind[EK_TOKEN_SO]) ||
+                           kind_is_old(out->kind[EK_TOKEN_USER]);
     close(dfd);
     unsigned f[2];
     ek_tries_state(dir, f);
@@ -272,8 +323,9 @@ ek_rc ek_token_init(const char *token, const char *so_pin, size_t so_pin_len)
     return rc;
 }
 
-ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
-                     ek_token_secret *secret)
+/* ek_token_login without its warning (migration logs in quietly). */
+static ek_rc login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
+                   ek_token_secret *secret, bool warn)
 {
     char dir[1100];
     memset(secret, 0, sizeof(*secret));
@@ -281,9 +333,12 @@ ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size
     if (rc != EK_OK)
         return rc;
     ek_token_pins st;
-    if (ek_token_pin_state(token, &st) == EK_OK &&
-        !(who == EK_TOKEN_SO ? st.has_so_pin : st.has_user_pin))
-        return ek_error(EK_ERR_NOT_FOUND, "token %s: %s not set", token, who_name(who));
+    if (ek_token_pin_state(token, &st) == EK_OK) {
+        if (!(who == EK_TOKEN_SO ? st.has_so_pin : st.has_user_pin))
+            return ek_error(EK_ERR_NOT_FOUND, "token %s: %s not set", token, who_name(who));
+        if (warn && st.needs_migration)
+            warn_old(token, &st);
+    }
     unsigned count = 0;
     rc = ek_tries_begin(dir, token, who, who_name(who), &count);
     if (rc != EK_OK)
@@ -312,6 +367,12 @@ ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size
     if (rc != EK_OK)
         ek_token_secret_wipe(secret);
     return rc;
+}
+
+ek_rc ek_token_login(const char *token, ek_token_user who, const char *pin, size_t pin_len,
+                     ek_token_secret *secret)
+{
+    return login(token, who, pin, pin_len, secret, true);
 }
 
 static ek_rc seal_for(const char *token, ek_token_user who, const ek_token_secret *secret,
@@ -351,6 +412,80 @@ ek_rc ek_token_change_pin(const char *token, ek_token_user who, const char *old_
     if (rc == EK_OK)
         rc = seal_for(token, who, &s, new_pin, new_len);
     ek_token_secret_wipe(&s);
+    return rc;
+}
+
+/* ---- migration of tokens made before 0.2 ---- */
+
+/* Every PIN whose copy must move was given: checked before any login, so a
+ * missing one costs no attempt and changes nothing. */
+static ek_rc check_pins_given(const char *token, const ek_token_pin_kind kind[2],
+                              const size_t len[2])
+{
+    for (int w = EK_TOKEN_USER; w <= EK_TOKEN_SO; w++)
+        if (kind_is_old(kind[w]) && len[w] == 0)
+            return ek_error(EK_ERR_INVALID,
+                            "token %s: its %s's secret is kept in %s; give the %s to migrate "
+                            "it (nothing changed)",
+                            token, who_name((ek_token_user)w), kind_text(kind[w]),
+                            who_name((ek_token_user)w));
+    return EK_OK;
+}
+
+/* Both PINs unlock the same secret (keys derive their auth from it), or
+ * re-sealing would make one of them useless. */
+static ek_rc check_same(const char *token, const ek_token_secret s[2])
+{
+    if (!s[EK_TOKEN_USER].set || !s[EK_TOKEN_SO].set ||
+        CRYPTO_memcmp(s[EK_TOKEN_USER].v, s[EK_TOKEN_SO].v, EK_TOKEN_SECRET_LEN) == 0)
+        return EK_OK;
+    return ek_error(EK_ERR_INVALID, "token %s: the SO and user PINs unlock different secrets; "
+                    "nothing changed (re-initialise the token: edgekey token init --erase)",
+                    token);
+}
+
+/* Re-seal the moved copies, SO first. A failure after the first leaves the
+ * second PIN as it was (still usable); a second run finishes the job. */
+static ek_rc reseal_old(const char *token, const ek_token_pin_kind kind[2],
+                        const ek_token_secret s[2], const char *const pin[2], const size_t len[2])
+{
+    for (int w = EK_TOKEN_SO; w >= EK_TOKEN_USER; w--) {
+        if (!kind_is_old(kind[w]))
+            continue;
+        ek_rc rc = seal_for(token, (ek_token_user)w, &s[w], pin[w], len[w]);
+        if (rc != EK_OK)
+            return ek_error(rc, "token %s: migrating the %s's secret: %s; the %s still works "
+                            "as before, run edgekey token migrate again", token,
+                            who_name((ek_token_user)w), ek_last_error(),
+                            who_name((ek_token_user)w));
+    }
+    return EK_OK;
+}
+
+ek_rc ek_token_migrate(const char *token, const char *so_pin, size_t so_len,
+                       const char *user_pin, size_t user_len, ek_token_pin_kind before[2])
+{
+    const char *const pin[2] = {user_pin, so_pin};
+    const size_t len[2] = {user_pin ? user_len : 0, so_pin ? so_len : 0};
+    ek_token_pins st;
+    ek_rc rc = ek_token_pin_state(token, &st);
+    if (rc != EK_OK)
+        return rc;
+    memcpy(before, st.kind, sizeof(st.kind));
+    if (!st.needs_migration)
+        return EK_OK;
+    rc = check_pins_given(token, st.kind, len);
+    ek_token_secret s[2];
+    memset(s, 0, sizeof(s));
+    /* Every PIN is checked (and counted) before anything is written. */
+    for (int w = EK_TOKEN_SO; rc == EK_OK && w >= EK_TOKEN_USER; w--)
+        if (kind_is_old(st.kind[w]))
+            rc = login(token, (ek_token_user)w, pin[w], len[w], &s[w], false);
+    if (rc == EK_OK)
+        rc = check_same(token, s);
+    if (rc == EK_OK)
+        rc = reseal_old(token, st.kind, s, pin, len);
+    ek_wipe(s, sizeof(s));
     return rc;
 }
 

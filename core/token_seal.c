@@ -158,6 +158,11 @@ ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t au
     return rc;
 }
 
+bool ek_seal_noda(const ek_sealed *blob)
+{
+    return (blob->pub.publicArea.objectAttributes & TPMA_OBJECT_NODA) != 0;
+}
+
 ek_rc ek_seal_encode(const ek_sealed *blob, unsigned char *buf, size_t size, size_t *len)
 {
     size_t off = sizeof(seal_magic);

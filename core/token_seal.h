@@ -29,6 +29,10 @@ ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsig
 ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t auth_len,
                      unsigned char *out, size_t *out_len);
 
+/* The object carries TPMA_OBJECT_NODA: a PIN seal file made before 0.2,
+ * whose PIN the TPM's dictionary-attack logic does not guard. */
+bool ek_seal_noda(const ek_sealed *blob);
+
 /* File format: "EKSEAL2\n" || UINT32 parent || TPM2B_PUBLIC || TPM2B_PRIVATE
  * (tss2-mu). Decoding also takes "EKSEAL1\n" files (no parent: 0). */
 ek_rc ek_seal_encode(const ek_sealed *blob, unsigned char *buf, size_t size, size_t *len);
