@@ -5,8 +5,8 @@
  * its declaration in a public core header carries EK_API. Everything else
  * stays inside the library. tests/unit/check-exports.sh (test core-exports)
  * fails if the library exports a symbol that no core/ek_*.h declares with
- * EK_API. Core-internal headers (ek_tpm.h, ek_tpm_int.h, ek_lazy.h,
- * ek_srk.h, ek_store_int.h, ek_secret_int.h, ek_tcti_abrmd.h, token_*.h)
+ * EK_API. Core-internal headers (ek_tpm.h, ek_tpm_int.h, ek_crypto.h,
+ * ek_store_int.h, ek_secret_int.h, token_*.h)
  * are not for the faces; tests of internals link the static core_int_lib. */
 #ifndef EK_EXPORT_H
 #define EK_EXPORT_H

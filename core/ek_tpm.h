@@ -1,9 +1,8 @@
 /* edgekey core: the process-wide TPM connection. Core-internal (ESYS types).
  *
- * One TPM connection (a TCTI) per process, opened lazily on the first
- * ek_tpm_lock(); connecting sends no command. Core sends its commands raw;
- * an ESYS context is made only for a caller that asks for one (tests,
- * benchmarks). The lock is a mutex around each key operation. After fork() the child
+ * One TPM connection (a TCTI from the TCTI loader and one ESYS context) per
+ * process, opened lazily on the first ek_tpm_lock(); connecting sends no
+ * command. The lock is a mutex around each key operation. After fork() the child
  * notices the pid change and opens its own connection (the parent's TCTI
  * socket/fd is never used by the child). A TCTI/IO failure marks the
  * connection broken: that operation fails with EK_ERR_CONNECT and the next
@@ -17,8 +16,8 @@
 #include "ek_error.h"
 
 /* Lock the connection (connecting the TCTI first if needed). With a
- * non-NULL esys, also make the ESYS context (mapping libtss2-esys on first
- * use) and return it; NULL costs no ESYS. On failure the lock is NOT held. */
+ * non-NULL esys, also return the connection's ESYS context (owned by core:
+ * never finalize it). On failure the lock is NOT held. */
 ek_rc ek_tpm_lock(ESYS_CONTEXT **esys);
 void ek_tpm_unlock(void);
 

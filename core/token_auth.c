@@ -52,10 +52,8 @@ static ek_rc token_dir(const char *token, char *buf, size_t size)
 
 /* HMAC-SHA256(key, prefix || data) with trailing zero bytes removed: the TPM
  * strips them from auth values, so we never hand it one that ends in zero.
- * In the core's private OpenSSL context (swcrypto.c), which the TPM session
- * needs anyway: the application's default context is not initialised for
- * it (its configuration load and provider activation cost ~2 ms per
- * process), nor can an ENGINE or provider of the application see the PIN. */
+ * In the core's private OpenSSL library context (crypto.c): no provider of
+ * the application sees the PIN. */
 static ek_rc hmac_auth(const unsigned char *key, size_t key_len, const char *prefix,
                        const unsigned char *data, size_t len, unsigned char *out, size_t *out_len)
 {
@@ -167,9 +165,8 @@ static ek_rc remove_secret(const char *dir, ek_token_user who)
     return EK_OK;
 }
 
-/* Store who's copy of the secret under auth: in a fresh NV index, or (NV
- * unusable: owner auth set, NV full, TPM refuses, EDGEKEY_TOKEN_NV=0) in a
- * sealed object. Then the previous copy (file and index) goes. */
+/* Store who's copy of the secret under auth in a DA-protected sealed object
+ * (a file in the token directory); then an older NV copy, if any, goes. */
 static ek_rc store_secret(const char *dir, ek_token_user who, const ek_token_secret *s,
                           const unsigned char *auth, size_t alen)
 {

@@ -14,7 +14,7 @@
  * tpm2-abrmd's TCTI talks D-Bus through GLib, whose D-Bus worker thread is
  * made once per process and does not exist in a forked child: a child of a
  * process that used it hangs in its own tabrmd connect (tests/tpm/
- * test_fork_tabrmd.c shows it with the stock TCTI alone). Such a child gets a
+ * tabrmd_fork_hang.c shows it with the stock TCTI alone). Such a child gets a
  * clear error instead; /dev/tpmrm0 has no such limit.
  * An atexit handler flushes our objects from an exclusive TPM when the
  * process ends. */

@@ -1,7 +1,7 @@
-/* Token PINs (ek_token.h) with the secret in NV and in sealed files.
+/* Token PINs (ek_token.h) with the secret in sealed files.
  *
  * 1. Seal files made while the SRK was the transient template primary
- *    (EDGEKEY_TOKEN_NV=0, no 0x81000001) keep working once a persistent
+ *    (no 0x81000001) keep working once a persistent
  *    SRK appears at 0x81000001: the PIN login and a sealed data object.
  *    Before seal files recorded their parent this failed with
  *    "TPM2_Load: integrity check failed".
