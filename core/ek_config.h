@@ -65,4 +65,8 @@ ek_rc ek_kv_get(const char *text, const char *key, char *buf, size_t size);
 /* Forget the loaded configuration and overrides (tests only). */
 void ek_config_reset(void);
 
+/* A token label: 1-32 of [A-Za-z0-9._-], not "." or "..". EK_ERR_INVALID
+ * with the rule otherwise. */
+ek_rc ek_token_label_check(const char *label);
+
 #endif

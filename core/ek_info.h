@@ -41,10 +41,6 @@ EK_API ek_rc ek_tpm_get_info(ek_tpm_info *out);
  * ek_tpm_get_info. */
 EK_API ek_rc ek_tpm_get_facts(ek_tpm_info *out);
 
-/* The cached transient slot count; false if the cache has none. Files only,
- * no TPM, no lock: for the connection (core/tpm.c). */
-bool ek_tpm_facts_slots(uint32_t *slots);
-
 /* Probe PSS salt behaviour now: creates a transient RSA-2048 key, signs,
  * checks in software, flushes. Result cached for ek_tpm_pss_salt(). */
 EK_API ek_rc ek_tpm_probe_pss(ek_pss_salt *out);

@@ -66,9 +66,6 @@ typedef struct ek_store_obj {
  * broken (ek_last_error says why). */
 EK_API const char *ek_store_root(void);
 
-/* EK_OK if label is a usable token label (1-32 of [A-Za-z0-9._-], not "."
- * or ".."), else EK_ERR_INVALID with the rule in the message. */
-ek_rc ek_store_check_token_label(const char *label);
 
 /* Create the token if missing (EK_OK if it exists). */
 EK_API ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);

@@ -95,7 +95,7 @@ static void test_bad_token_labels(void **state)
         assert_int_equal(ek_store_token_ensure(bad[i], &t), EK_ERR_INVALID);
         assert_true(tu_contains(ek_last_error(), "token label"));
     }
-    assert_int_equal(ek_store_check_token_label("Edge_1.a-b"), EK_OK);
+    assert_int_equal(ek_token_label_check("Edge_1.a-b"), EK_OK);
     assert_int_equal(tu_count_names(dir, "store"), 0); /* not even the root */
     ek_token_info *all;
     size_t n;

@@ -54,6 +54,10 @@ void ek_tpm_mutex_lock(void);
 void ek_tpm_mutex_unlock(void);
 bool ek_tpm_connected(void);          /* lock held */
 bool ek_tpm_exclusive(void);          /* lock held: no resource manager in between */
+/* State above the connection registers how to drop it (from a
+ * constructor): talk = flush its TPM objects first. At most 4. */
+typedef void (*ek_tpm_drop_fn)(bool talk);
+void ek_tpm_on_drop(ek_tpm_drop_fn fn);
 /* The connection's ESYS context (lock held, connected). */
 ESYS_CONTEXT *ek_tpm_ctx(void);
 /* Drop everything (no flushes) and connect again, keeping the lock: for a
@@ -62,8 +66,13 @@ ek_rc ek_tpm_recover_locked(void);
 bool ek_tpm_stale(void);              /* lock held: our objects vanished */
 void ek_tpm_mark_broken(void);        /* lock held: reconnect next time */
 void ek_tpm_mark_stale(void);         /* lock held: objects gone, reconnect */
+/* ---- tpmrc.c: TSS2_RC codes, pure ---- */
 /* True for TCTI-layer and I/O failures (the connection is gone). */
 bool ek_tpm_rc_is_io(TSS2_RC rc);
+/* True for REFERENCE_H0..S6: an object or session we loaded is gone. */
+bool ek_tpm_rc_is_stale(TSS2_RC rc);
+/* ek_error() for rc: "<what>: <decoded rc>; <fix>" (EK_OK for success). */
+ek_rc ek_tss2_rc_error(TSS2_RC rc, const char *what, const char *tcti);
 /* rc is the TPM's answer `code` (format-one codes: parameter/handle/session
  * number ignored). */
 bool ek_tpm_rc_is(TSS2_RC rc, TSS2_RC code);
@@ -79,6 +88,30 @@ TSS2_RC ek_tpm_read_public(TPM2_HANDLE h, TPM2B_PUBLIC *pub);
  * ESYS_TR_NONE); errors ignored. Lock held. */
 void ek_tpm_flush(ESYS_TR *tr);
 
+/* ---- slots.c (lock held): object slots, loaded keys, leftovers ---- */
+/* Our transient objects (object: uses an object slot) and sessions that are
+ * not keys: spared by the leftover scan, counted against the slots. */
+void ek_slots_pin(ESYS_TR tr, bool object);
+void ek_slots_unpin(ESYS_TR tr);
+/* Before this connection's first object (Load, Create, CreatePrimary): on
+ * an exclusive TCTI flush the transient objects dead processes left. */
+void ek_tpm_before_alloc(void);
+/* The TPM's memory is full: flush dead processes' sessions and objects (once
+ * per connection, exclusive TCTIs only). True if that was done now. */
+bool ek_tpm_flush_dead(void);
+/* Transient object slots of an exclusive TPM (read once per connection). */
+uint32_t ek_tpm_slots(void);
+/* Evict LRU keys until n more transient objects fit. */
+void ek_slots_reserve(unsigned n);
+/* Unload the least recently used key; false if none is loaded. */
+bool ek_slots_evict_one(void);
+/* The LRU list of loaded keys. */
+void ek_lru_touch(ek_key *k);
+void ek_lru_remove(ek_key *k);
+/* Unload one key. */
+void ek_key_unload_locked(ek_key *key);
+unsigned ek_keys_loaded(void);
+
 /* ---- srk.c (lock held) ---- */
 /* The ESYS_TR of the parent a key file names (0x40000001: the template
  * primary, made now if needed; 0x81xxxxxx: that persistent object). */
@@ -87,13 +120,6 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out);
 ek_rc ek_srk_parent(uint32_t *parent);
 /* Forget (talk: flush) SRK, template primary and session. */
 void ek_srk_forget(bool talk);
-/* Transient primaries we hold (they use object slots too). */
-unsigned ek_srk_transient_count(void);
-/* Before this connection's first object (Load, Create, CreatePrimary): on
- * an exclusive TCTI flush what dead processes left (srk.c). */
-void ek_tpm_before_alloc(void);
-/* Transient object slots of an exclusive TPM: facts cache, else read now. */
-uint32_t ek_tpm_slots(void);
 /* The session for an object with auth value auth: the password session
  * (ESYS_TR_PASSWORD) when it is empty, else the salted HMAC session. */
 ek_rc ek_tpm_auth_session(const TPM2B_AUTH *auth, ESYS_TR *out);
@@ -109,13 +135,6 @@ ek_rc ek_key_use(ek_key *key);
  * caller flushes *out (ek_tpm_flush). */
 ek_rc ek_load_under(uint32_t parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
                     const char *what, ESYS_TR *out, TSS2_RC *tpm_rc);
-/* Evict LRU keys until n more transient objects fit. */
-void ek_slots_reserve(unsigned n);
-/* Forget every loaded key (talk: flush them first). */
-void ek_keys_forget(bool talk);
-/* Unload one key (lock held). */
-void ek_key_unload_locked(ek_key *key);
-unsigned ek_keys_loaded(void);
 
 /* ---- key.c ---- */
 ek_key *ek_key_new_empty(void);

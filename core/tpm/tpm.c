@@ -117,14 +117,27 @@ static const char *tcti_label(void)
     return ek_tcti_conf[0] ? ek_tcti_conf : "(loader default: tabrmd, /dev/tpmrm0, /dev/tpm0, ...)";
 }
 
+/* The files above the connection keep state tied to it (slots.c: loaded
+ * keys; srk.c: SRK and session). They register how to drop it, so the
+ * connection never calls up into them. */
+#define DROP_MAX 4
+static ek_tpm_drop_fn drop_hooks[DROP_MAX];
+static unsigned drop_n;
+
+void ek_tpm_on_drop(ek_tpm_drop_fn fn)
+{
+    if (drop_n < DROP_MAX)
+        drop_hooks[drop_n++] = fn;
+}
+
 /* Tear the connection down. talk: flush what we loaded; fin: free the ESYS
  * and TCTI contexts (never in a forked child: they belong to the parent). */
 static void teardown(bool talk, bool fin)
 {
     if (!conn.esys)
         return;
-    ek_keys_forget(talk);
-    ek_srk_forget(talk);
+    for (unsigned i = 0; i < drop_n; i++)
+        drop_hooks[i](talk);
     if (fin) {
         Esys_Finalize(&conn.esys);
         Tss2_TctiLdr_Finalize(&conn.tcti);
@@ -296,6 +309,17 @@ void ek_tpm_flush(ESYS_TR *tr)
     if (conn.esys && Esys_FlushContext(conn.esys, *tr) != TSS2_RC_SUCCESS)
         Esys_TR_Close(conn.esys, tr);
     *tr = ESYS_TR_NONE;
+}
+
+/* TCTI-layer and I/O failures mark the connection broken, so the next
+ * ek_tpm_lock() reconnects instead of reusing a dead socket. */
+ek_rc ek_tpm_rc(TSS2_RC rc, const char *what)
+{
+    if (rc != TSS2_RC_SUCCESS && ek_tpm_rc_is_io(rc))
+        ek_tpm_mark_broken();
+    else if (rc != TSS2_RC_SUCCESS && ek_tpm_rc_is_stale(rc))
+        ek_tpm_mark_stale();
+    return ek_tss2_rc_error(rc, what, ek_tcti_conf);
 }
 
 bool ek_tpm_startup_if_needed(TSS2_RC rc)

@@ -1,7 +1,7 @@
 /* edgekey core: TSS2_RC -> ek_rc with a message that says what to do.
  *
- * TCTI-layer and I/O failures mark the connection broken, so the next
- * ek_tpm_lock() reconnects instead of reusing a dead socket. */
+ * Pure: no connection state. tpm.c's ek_tpm_rc() adds what the connection
+ * must learn from a code (broken: reconnect; stale: objects gone). */
 #include <tss2/tss2_rc.h>
 
 #include "ek_tpm_int.h"
@@ -80,24 +80,28 @@ static ek_rc map_tpm(TSS2_RC rc, const char *what, const char *dec)
     }
 }
 
-ek_rc ek_tpm_rc(TSS2_RC rc, const char *what)
+bool ek_tpm_rc_is_stale(TSS2_RC rc)
+{
+    TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+    return (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) &&
+           (rc & 0xff0) == TPM2_RC_REFERENCE_H0;
+}
+
+ek_rc ek_tss2_rc_error(TSS2_RC rc, const char *what, const char *tcti)
 {
     if (rc == TSS2_RC_SUCCESS)
         return EK_OK;
     const char *dec = Tss2_RC_Decode(rc);
     if (ek_tpm_rc_is_io(rc)) {
-        ek_tpm_mark_broken();
         return ek_error(EK_ERR_CONNECT,
                         "%s: lost the TPM connection on TCTI \"%s\" (%s); check that the TPM "
                         "(swtpm, tpm2-abrmd) is still running; the next operation reconnects",
-                        what, ek_tpm_tcti()[0] ? ek_tpm_tcti() : "(default)", dec);
+                        what, tcti && tcti[0] ? tcti : "(default)", dec);
     }
     TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
-    if ((layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) &&
-        (rc & 0xff0) == TPM2_RC_REFERENCE_H0) {
+    if (ek_tpm_rc_is_stale(rc)) {
         /* REFERENCE_H0..S6: something we loaded is gone. The TPM was reset
          * (swtpm's TCTI reconnects silently) or someone flushed it. */
-        ek_tpm_mark_stale();
         return ek_error(EK_ERR_TPM, "%s: an object or session this program loaded is no longer "
                         "in the TPM (%s): the TPM was restarted or another program flushed it; "
                         "the next operation reconnects", what, dec);

@@ -18,7 +18,6 @@
 
 #include <tss2/tss2_sys.h>
 
-#include "ek_info.h"
 #include "ek_log.h"
 #include "ek_tpm_int.h"
 
@@ -100,81 +99,7 @@ static struct {
     bool transient;                   /* srk made by us (flushed at disconnect) */
     ESYS_TR owner;                    /* template primary when srk is persistent */
     ESYS_TR sess;                     /* the salted HMAC session */
-    bool scanned_objs, scanned_sess;  /* dead processes' leftovers flushed */
-    bool slots_known;
-    uint32_t slots;
 } st = {.srk = ESYS_TR_NONE, .owner = ESYS_TR_NONE, .sess = ESYS_TR_NONE};
-
-static bool ours(TPM2_HANDLE h)
-{
-    ESYS_TR mine[] = {st.srk, st.owner, st.sess};
-    for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
-        TPM2_HANDLE t = 0;
-        if (mine[i] != ESYS_TR_NONE &&
-            Esys_TR_GetTpmHandle(ek_tpm_ctx(), mine[i], &t) == TSS2_RC_SUCCESS && t == h)
-            return true;
-    }
-    return false;
-}
-
-/* Objects and sessions left loaded on an exclusive TPM (no resource
- * manager) belong to nobody: their owner, a killed process, is gone.
- * Objects are flushed just before this connection's first object
- * (ek_tpm_before_alloc); sessions when a StartAuthSession finds the TPM's
- * memory full. Never after our own transient SRK was made: that order let
- * the key of a second live process land on a handle the first still used.
- * The flush goes by TPM handle through ESYS's own SAPI context (these
- * handles have no ESYS_TR, and making one would cost a ReadPublic each). */
-static void flush_range(TPM2_HANDLE range, bool *done)
-{
-    TPMS_CAPABILITY_DATA *cap = NULL;
-    TSS2_SYS_CONTEXT *sys = NULL;
-    if (*done || !ek_tpm_exclusive())
-        return;
-    *done = true;
-    TSS2_RC rc = Esys_GetCapability(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    TPM2_CAP_HANDLES, range, 64, NULL, &cap);
-    if (ek_tpm_startup_if_needed(rc))
-        rc = Esys_GetCapability(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                TPM2_CAP_HANDLES, range, 64, NULL, &cap);
-    if (!rc && Esys_GetSysContext(ek_tpm_ctx(), &sys) == TSS2_RC_SUCCESS && sys) {
-        for (UINT32 i = 0; i < cap->data.handles.count; i++) {
-            TPM2_HANDLE h = cap->data.handles.handle[i];
-            if (ours(h))
-                continue;
-            ek_log(EK_LOG_INFO, "flushing TPM handle 0x%08x left by a dead process", h);
-            Tss2_Sys_FlushContext(sys, h);
-        }
-    }
-    Esys_Free(cap);
-}
-
-/* Transient slots (TPM2_PT_HR_TRANSIENT_MIN): from the store's facts cache
- * (core/facts.c), else one GetCapability; 3 if the TPM does not say. Asked
- * only when a second object must fit (keyload.c). */
-uint32_t ek_tpm_slots(void)
-{
-    TPMS_CAPABILITY_DATA *cap = NULL;
-    if (st.slots_known)
-        return st.slots;
-    st.slots_known = true;
-    if (ek_tpm_facts_slots(&st.slots))
-        return st.slots;
-    st.slots = 3;
-    if (Esys_GetCapability(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                           TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_TRANSIENT_MIN, 1, NULL,
-                           &cap) == TSS2_RC_SUCCESS &&
-        cap->data.tpmProperties.count == 1 &&
-        cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_HR_TRANSIENT_MIN)
-        st.slots = cap->data.tpmProperties.tpmProperty[0].value;
-    Esys_Free(cap);
-    return st.slots;
-}
-
-void ek_tpm_before_alloc(void)
-{
-    flush_range(EK_HR_TRANSIENT, &st.scanned_objs); /* exclusive TCTI only; once */
-}
 
 static TSS2_RC read_persistent(ESYS_TR *out)
 {
@@ -205,6 +130,7 @@ static ek_rc srk_get(void)
         st.srk = ESYS_TR_NONE;
         return r;
     }
+    ek_slots_pin(st.srk, true);
     st.parent = EK_OWNER_PARENT;
     st.transient = true;
     ek_log(EK_LOG_DEBUG, "SRK: created (owner template)");
@@ -248,9 +174,12 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
         return EK_OK;
     }
     if (parent == EK_OWNER_PARENT) {
-        if (st.owner == ESYS_TR_NONE && (r = create_primary(&st.owner)) != EK_OK) {
-            st.owner = ESYS_TR_NONE;
-            return r;
+        if (st.owner == ESYS_TR_NONE) {
+            if ((r = create_primary(&st.owner)) != EK_OK) {
+                st.owner = ESYS_TR_NONE;
+                return r;
+            }
+            ek_slots_pin(st.owner, true);
         }
         *out = st.owner;
         return EK_OK;
@@ -266,12 +195,6 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
         return ek_error(EK_ERR_NOT_FOUND, "the key's parent 0x%08x is not in this TPM; the key "
                         "belongs to another TPM or its parent was evicted", parent);
     return ek_tpm_rc(rc, "reading the key's persistent parent");
-}
-
-/* Transient primaries count against the slots the key cache may use. */
-unsigned ek_srk_transient_count(void)
-{
-    return (st.srk != ESYS_TR_NONE && st.transient) + (st.owner != ESYS_TR_NONE);
 }
 
 static TSS2_RC start_session(ESYS_TR srk)
@@ -299,13 +222,12 @@ ek_rc ek_tpm_session(TPMA_SESSION attrs, ESYS_TR *session)
     ek_rc r = EK_OK;
     if (st.sess == ESYS_TR_NONE && (r = ek_tpm_srk(&srk)) == EK_OK) {
         TSS2_RC rc = start_session(srk);
-        if (memory_full(rc) && !st.scanned_sess) {
-            flush_range(EK_HR_LOADED_SESSION, &st.scanned_sess);
-            flush_range(EK_HR_TRANSIENT, &st.scanned_objs);
+        if (memory_full(rc) && ek_tpm_flush_dead())
             rc = start_session(srk);
-        }
         if (rc)
             st.sess = ESYS_TR_NONE;
+        else
+            ek_slots_pin(st.sess, false);
         if (rc == TSS2_ESYS_RC_GENERAL_FAILURE) /* ESYS's own crypto for the salt failed */
             return ek_error(EK_ERR_TPM,
                             "starting the salted HMAC session: tpm2-tss could not compute the "
@@ -339,14 +261,19 @@ ek_rc ek_tpm_auth_session(const TPM2B_AUTH *auth, ESYS_TR *out)
  * again on next need. */
 void ek_tpm_session_reset(void)
 {
+    ek_slots_unpin(st.sess);
     ek_tpm_flush(&st.sess);
 }
 
 /* talk: flush our transient primaries and the session; the ESYS_TRs go
  * with them. Without talk (forked child, broken connection) only our
- * bookkeeping is reset: the ESYS context they belonged to is gone. */
+ * bookkeeping is reset: the ESYS context they belonged to is gone. The
+ * connection's drop hook, and keygen.c's before evicting our SRK. */
 void ek_srk_forget(bool talk)
 {
+    ESYS_TR mine[] = {st.sess, st.owner, st.srk};
+    for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+        ek_slots_unpin(mine[i]);
     if (talk) {
         ek_tpm_flush(&st.sess);
         ek_tpm_flush(&st.owner);
@@ -356,6 +283,9 @@ void ek_srk_forget(bool talk)
     st.sess = st.owner = st.srk = ESYS_TR_NONE;
     st.transient = false;
     st.parent = 0;
-    st.scanned_objs = st.scanned_sess = false;
-    st.slots_known = false;
+}
+
+__attribute__((constructor)) static void register_drop(void)
+{
+    ek_tpm_on_drop(ek_srk_forget);
 }

@@ -42,25 +42,9 @@ const char *ek_store_root(void)
     return cfg ? cfg->store : NULL;
 }
 
-ek_rc ek_store_check_token_label(const char *label)
-{
-    size_t n = label ? strlen(label) : 0;
-    if (n == 0 || n > 32)
-        return ek_error(EK_ERR_INVALID, "token label '%s' refused: it must be 1-32 characters long",
-                        label ? label : "");
-    if (strcmp(label, ".") == 0 || strcmp(label, "..") == 0)
-        return ek_error(EK_ERR_INVALID, "token label '%s' refused: '.' and '..' are not labels",
-                        label);
-    if (strspn(label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
-        return ek_error(EK_ERR_INVALID,
-                        "token label '%s' refused: use only letters, digits, '.', '_' and '-'",
-                        label);
-    return EK_OK;
-}
-
 static ek_rc token_dir(const char *token, char *dir, size_t size)
 {
-    ek_rc rc = ek_store_check_token_label(token);
+    ek_rc rc = ek_token_label_check(token);
     if (rc != EK_OK)
         return rc;
     const char *root = ek_store_root();
@@ -166,7 +150,7 @@ ek_rc ek_store_tokens(ek_token_info **out, size_t *n)
     struct dirent *e;
     while (rc == EK_OK && (e = readdir(d))) {
         ek_token_info info;
-        if (ek_store_check_token_label(e->d_name) != EK_OK || e->d_name[0] == '.')
+        if (ek_token_label_check(e->d_name) != EK_OK || e->d_name[0] == '.')
             continue;
         ek_rc trc = ek_store_token_get(e->d_name, &info);
         if (trc != EK_OK) {
@@ -224,7 +208,7 @@ static ek_rc find_in_token(const char *token, const char *label, const unsigned 
                            size_t id_len, ek_obj_list *out)
 {
     char dir[1100];
-    if (ek_store_check_token_label(token) != EK_OK) {
+    if (ek_token_label_check(token) != EK_OK) {
         ek_clear_error(); /* a label we never use, e.g. another module's token */
         return EK_OK;
     }

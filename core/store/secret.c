@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ek_config.h"
 #include "ek_crypto.h"
 #include "ek_log.h"
 #include "ek_secret.h"
@@ -103,7 +104,7 @@ static ek_rc restate(ek_rc rc, const ek_secret_obj *o, const char *doing)
 ek_rc ek_secret_put(const char *token, const ek_secret_obj *desc, const ek_token_secret *secret,
                     const unsigned char *value, size_t len, ek_secret_obj *out)
 {
-    ek_rc rc = ek_store_check_token_label(token);
+    ek_rc rc = ek_token_label_check(token);
     if (rc == EK_OK)
         rc = check_desc(desc, len);
     if (rc != EK_OK)

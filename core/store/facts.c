@@ -148,11 +148,3 @@ ek_rc ek_tpm_get_facts(ek_tpm_info *out)
     return rc;
 }
 
-bool ek_tpm_facts_slots(uint32_t *slots)
-{
-    ek_tpm_info o;
-    if (!facts_read(&o) || o.transient_slots == 0)
-        return false;
-    *slots = o.transient_slots;
-    return true;
-}

@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include "ek_config.h"
-#include "ek_store.h"
 
 #define EK_CONF_LINE_MAX 4096
 #define EK_CONF_ALLOWED "tcti, store, token, rsa_min_bits, allow_ec, log_level"
@@ -31,6 +30,24 @@ struct ek_override {
     char key[16];
     char value[1024];
 };
+
+/* Token labels name store directories: the rule lives here, at the
+ * bottom, so the configuration (token = ...) and the store share it. */
+ek_rc ek_token_label_check(const char *label)
+{
+    size_t n = label ? strlen(label) : 0;
+    if (n == 0 || n > 32)
+        return ek_error(EK_ERR_INVALID, "token label '%s' refused: it must be 1-32 characters long",
+                        label ? label : "");
+    if (strcmp(label, ".") == 0 || strcmp(label, "..") == 0)
+        return ek_error(EK_ERR_INVALID, "token label '%s' refused: '.' and '..' are not labels",
+                        label);
+    if (strspn(label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+        return ek_error(EK_ERR_INVALID,
+                        "token label '%s' refused: use only letters, digits, '.', '_' and '-'",
+                        label);
+    return EK_OK;
+}
 
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int cfg_state = CFG_UNLOADED;
@@ -122,7 +139,7 @@ static ek_rc apply_kv(ek_config *cfg, const char *key, const char *value, const 
         return set_string(cfg->store, sizeof(cfg->store), key, value, where);
     }
     if (strcmp(key, "token") == 0) {
-        if (ek_store_check_token_label(value) != EK_OK)
+        if (ek_token_label_check(value) != EK_OK)
             return ek_error(EK_ERR_INVALID, "%s: %s", where, ek_last_error());
         return set_string(cfg->token, sizeof(cfg->token), key, value, where);
     }
