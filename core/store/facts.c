@@ -21,6 +21,7 @@
 #include "ek_log.h"
 #include "ek_store.h"
 #include "ek_store_int.h"
+#include "ek_tpm_int.h"
 
 #define FACTS_FILE ".tpm-facts"
 #define FACTS_MAGIC "EKFACTS1"
@@ -37,8 +38,7 @@ static int root_fd(void)
 static const char *cfg_tcti(void)
 {
     const ek_config *cfg = ek_config_get();
-    const char *t = cfg ? cfg->tcti : "";
-    return strncmp(t, "pcap:", 5) == 0 ? t + 5 : t;
+    return ek_tcti_target(cfg ? cfg->tcti : "");
 }
 
 static bool kv_u32(const char *text, const char *key, uint32_t *out)

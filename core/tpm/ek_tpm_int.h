@@ -58,6 +58,9 @@ bool ek_tpm_exclusive(void);          /* lock held: no resource manager in betwe
  * constructor): talk = flush its TPM objects first. At most 4. */
 typedef void (*ek_tpm_drop_fn)(bool talk);
 void ek_tpm_on_drop(ek_tpm_drop_fn fn);
+/* The TCTI a configuration string reaches: "pcap:X" (tpm2-tss's capture
+ * wrapper) reaches X. The one place that reads TCTI strings is tpm.c. */
+const char *ek_tcti_target(const char *conf);
 /* The connection's ESYS context (lock held, connected). */
 ESYS_CONTEXT *ek_tpm_ctx(void);
 /* Drop everything (no flushes) and connect again, keeping the lock: for a

@@ -79,7 +79,8 @@ ESYS_CONTEXT *ek_tpm_ctx(void) { return conn.esys; }
 uint64_t ek_tpm_generation(void) { return atomic_load(&ek_gen); }
 const char *ek_tpm_tcti(void) { return ek_tcti_conf; }
 
-static const char *skip_pcap(const char *conf)
+/* TCTI configuration strings are read here and nowhere else. */
+const char *ek_tcti_target(const char *conf)
 {
     return strncmp(conf, "pcap:", 5) == 0 ? conf + 5 : conf; /* wraps another TCTI */
 }
@@ -87,7 +88,7 @@ static const char *skip_pcap(const char *conf)
 /* Anything but a resource manager (tabrmd, /dev/tpmrm0) is exclusive. */
 static bool tcti_exclusive(const char *conf)
 {
-    conf = skip_pcap(conf);
+    conf = ek_tcti_target(conf);
     if (strncmp(conf, "tabrmd", 6) == 0 || strstr(conf, "tcti-tabrmd"))
         return false;
     if (strncmp(conf, "device", 6) == 0 || strstr(conf, "tcti-device"))
@@ -97,7 +98,7 @@ static bool tcti_exclusive(const char *conf)
 
 static bool tcti_gdbus(const char *conf)
 {
-    conf = skip_pcap(conf);
+    conf = ek_tcti_target(conf);
     return strncmp(conf, "tabrmd", 6) == 0 || strstr(conf, "tcti-tabrmd") != NULL;
 }
 
