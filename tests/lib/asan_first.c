@@ -12,6 +12,7 @@
  * Interposing newlocale() to allocate once before glibc takes the lock lets
  * ASan start outside it. Nothing else changes: the real newlocale() runs.
  */
+#include <dlfcn.h>
 #include <locale.h>
 #include <stdlib.h>
 
@@ -25,4 +26,20 @@ __attribute__((visibility("default"))) locale_t newlocale(int mask, const char *
 
     free(first);
     return __newlocale(mask, name, base);
+}
+
+/* The same for gettext's lock: libgpg-error's constructor (mosquitto links
+ * it) binds its text domain first thing, and a first malloc there corrupts
+ * _nl_state_lock; the next bindtextdomain() in the process (GLib's, in
+ * tpm2-abrmd's TCTI) then hangs. */
+__attribute__((visibility("default"))) char *bindtextdomain(const char *domain,
+                                                           const char *dir)
+{
+    static char *(*real)(const char *, const char *);
+    void *volatile first = malloc(1);
+
+    free(first);
+    if (!real)
+        real = (char *(*)(const char *, const char *))dlsym(RTLD_NEXT, "bindtextdomain");
+    return real ? real(domain, dir) : NULL;
 }
