@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 
+#include "ek_crypto.h"
 #include "ek_config.h"
 #include "ek_log.h"
 #include "ek_secret_int.h"
@@ -125,7 +125,7 @@ ek_rc ek_secret_parse(const char *text, const char *token, const char *name, ek_
 ek_rc ek_secret_new_name(char name[17])
 {
     unsigned char raw[8];
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
+    if (!ek_sw_random(raw, sizeof(raw))) /* core's private context (crypto.c) */
         return ek_error(EK_ERR_IO, "data object: no random bytes for its file name");
     ek_hex(raw, sizeof(raw), name);
     return EK_OK;

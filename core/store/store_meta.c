@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
+#include "ek_crypto.h"
 #include "ek_config.h"
 #include "ek_log.h"
 #include "ek_store_int.h"
@@ -159,7 +159,7 @@ ek_rc ek_token_conf_write(int dfd, const char *token, const char *dir)
 {
     unsigned char raw[8];
     char serial[17], text[128];
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
+    if (!ek_sw_random(raw, sizeof(raw))) /* core's private context (crypto.c) */
         return ek_error(EK_ERR_IO, "token %s: no random bytes for the serial number", token);
     ek_hex(raw, sizeof(raw), serial);
     int n = snprintf(text, sizeof(text), "label = %s\nserial = %s\nflags = 0\n", token, serial);
