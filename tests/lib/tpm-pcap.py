@@ -6,6 +6,10 @@ file in TCTI_PCAP_FILE) and report the TPM commands in it.
   tpm-pcap.py total FILE            just the number of commands
   tpm-pcap.py contains FILE HEX     exit 0 if HEX occurs in any command or response
                                     sent over the wire, 1 if not
+  tpm-pcap.py search FILE NAME=HEX...
+                                    print the NAME of every HEX that occurs in a
+                                    command or response (one line each, in the
+                                    order given); exit 0 whether or not any did
 
 The pcap TCTI records each command as an IPv4/TCP packet to port 2321 and
 each response as one from it, so the TPM stream is easy to split."""
@@ -96,6 +100,19 @@ def main(argv):
     if verb == "contains" and len(argv) == 4:
         needle = bytes.fromhex(argv[3])
         return 0 if any(needle in p for _, p in packets(path)) else 1
+    if verb == "search" and len(argv) > 3:
+        wanted = []
+        for arg in argv[3:]:
+            name, sep, hexs = arg.partition("=")
+            if not sep or not name or not hexs:
+                print(f"search: '{arg}' is not NAME=HEX", file=sys.stderr)
+                return 2
+            wanted.append((name, bytes.fromhex(hexs)))
+        payloads = [p for _, p in packets(path)]
+        for name, needle in wanted:
+            if any(needle in p for p in payloads):
+                print(name)
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 
