@@ -75,7 +75,8 @@ static void sw_init(void)
         sw_ctx = NULL;
         return;
     }
-    atexit(sw_cleanup);
+    if (atexit(sw_cleanup) != 0) /* the destructor still frees it */
+        return;
 }
 
 OSSL_LIB_CTX *ek_sw_ctx(void)

@@ -193,7 +193,7 @@ static ek_rc store_secret(const char *dir, ek_token_user who, const ek_token_sec
 static ek_rc load_secret(const char *dir, ek_token_user who, const unsigned char *auth,
                          size_t alen, ek_token_secret *out)
 {
-    uint32_t index;
+    uint32_t index = 0;
     size_t slen = sizeof(out->v);
     ek_rc rc = read_nv(dir, who, &index);
     if (rc == EK_OK)

@@ -168,7 +168,7 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     k->tr = tr; /* kept for signing on this connection (keyload.c) */
     k->gen = gen;
     r = ek_key_set_public(k, &pub);
-    if (r == EK_OK && (name.size != k->name.size || memcmp(name.name, k->name.name, name.size)))
+    if (r == EK_OK && (name.size != k->name.size || memcmp(name.name, k->name.name, name.size) != 0))
         r = ek_error(EK_ERR_TPM, "handle:0x%08x: the TPM's name for the key does not match its "
                      "public area", handle);
     if (r != EK_OK) {

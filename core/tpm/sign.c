@@ -109,7 +109,7 @@ static ek_rc tpm_sign(ek_key *key, const sign_args *a, TPMT_SIGNATURE *sig)
         if ((r = ek_key_use(key)) != EK_OK)
             break;
         TSS2_RC rc = esys_sign(key, a, &out, &r);
-        if (r == EK_OK)
+        if (r == EK_OK && out)
             *sig = *out;
         Esys_Free(out);
         if (r == EK_OK || attempt > 0)

@@ -144,7 +144,7 @@ ek_rc ek_seal_unseal(const ek_sealed *blob, const unsigned char *auth, size_t au
     ek_tpm_flush(&th);
     ek_tpm_unlock();
     ek_wipe(&a, sizeof(a));
-    if (rc == EK_OK) {
+    if (rc == EK_OK && data) {
         if (data->size > *out_len) {
             rc = ek_error(EK_ERR_INVALID, "sealed token secret has an unexpected size");
         } else {

@@ -110,7 +110,7 @@ static void resolve_conf(const char *cfg)
 {
     if (!*cfg && access("/dev/tpmrm0", R_OK | W_OK) == 0)
         cfg = "device:/dev/tpmrm0";
-    snprintf(ek_tcti_conf, sizeof(ek_tcti_conf), "%s", cfg);
+    (void)snprintf(ek_tcti_conf, sizeof(ek_tcti_conf), "%s", cfg); /* cfg fits: same size */
 }
 
 static const char *tcti_label(void)
@@ -183,7 +183,8 @@ static void exit_disconnect(void)
 static void install_fork_handlers(void)
 {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    atexit(exit_disconnect);
+    if (atexit(exit_disconnect) != 0)
+        ek_log(EK_LOG_WARN, "no exit handler: an exclusive TPM keeps our objects after exit");
 }
 
 static ek_rc connect_fail(TSS2_RC rc, const char *step)
@@ -344,7 +345,7 @@ static ek_rc get_random(unsigned char *buf, size_t len)
         r = ek_tpm_rc(rc, "TPM2_GetRandom");
         if (r == EK_OK && (!d || d->size == 0))
             r = ek_error(EK_ERR_TPM, "TPM2_GetRandom returned no bytes");
-        if (r == EK_OK) {
+        if (r == EK_OK && d) {
             size_t n = d->size < want ? d->size : want;
             memcpy(buf + done, d->buffer, n);
             done += n;
