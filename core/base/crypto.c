@@ -131,8 +131,7 @@ bool ek_sw_random(uint8_t *buf, size_t len)
     return ek_sw_ctx() && RAND_priv_bytes_ex(sw_ctx, buf, len, 0) == 1;
 }
 
-bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
-                       uint8_t out[32])
+bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t len, uint8_t out[32])
 {
     size_t n = 0;
     return ek_sw_ctx() &&
@@ -144,7 +143,7 @@ bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t le
 
 struct ek_md_ctx {
     ek_md md;
-    bool done;                        /* finalised: reset before reuse */
+    bool done; /* finalised: reset before reuse */
     EVP_MD_CTX *ctx;
 };
 
@@ -228,10 +227,8 @@ static EVP_PKEY *rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
     EVP_PKEY_CTX *pc = NULL;
     if (bn && be && b && BN_set_word(be, e) && ek_sw_ctx() &&
         OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
-        OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
-        (p = OSSL_PARAM_BLD_to_param(b)) &&
-        (pc = EVP_PKEY_CTX_new_from_name(sw_ctx, "RSA", NULL)) &&
-        EVP_PKEY_fromdata_init(pc) == 1)
+        OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) && (p = OSSL_PARAM_BLD_to_param(b)) &&
+        (pc = EVP_PKEY_CTX_new_from_name(sw_ctx, "RSA", NULL)) && EVP_PKEY_fromdata_init(pc) == 1)
         EVP_PKEY_fromdata(pc, &pk, EVP_PKEY_PUBLIC_KEY, p);
     EVP_PKEY_CTX_free(pc);
     OSSL_PARAM_free(p);
@@ -242,8 +239,8 @@ static EVP_PKEY *rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
 }
 
 /* 1: verifies, 0: does not, -1: the check could not run. */
-static int pss_verify(EVP_PKEY *pk, ek_md md, int saltlen, const uint8_t *mhash,
-                      const uint8_t *sig, size_t slen)
+static int pss_verify(EVP_PKEY *pk, ek_md md, int saltlen, const uint8_t *mhash, const uint8_t *sig,
+                      size_t slen)
 {
     EVP_PKEY_CTX *vc = EVP_PKEY_CTX_new_from_pkey(sw_ctx, pk, NULL);
     int r = -1;
@@ -263,8 +260,7 @@ int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const ui
     int r = EK_PSS_CANNOT_CHECK, v = -1;
     if (pk && (v = pss_verify(pk, md, (int)ek_md_size(md), mhash, sig, slen)) == 1)
         r = (int)ek_md_size(md);
-    else if (pk && v == 0 &&
-             (v = pss_verify(pk, md, RSA_PSS_SALTLEN_AUTO, mhash, sig, slen)) == 1)
+    else if (pk && v == 0 && (v = pss_verify(pk, md, RSA_PSS_SALTLEN_AUTO, mhash, sig, slen)) == 1)
         r = (int)(nlen - ek_md_size(md) - 2); /* not the digest length: the maximum, in practice */
     else if (v == 0)
         r = -1;

@@ -27,8 +27,7 @@ void ek_sw_leave(void);
 bool ek_sw_random(uint8_t *buf, size_t len);
 
 /* HMAC-SHA256 of data under key. */
-bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
-                       uint8_t out[32]);
+bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t len, uint8_t out[32]);
 
 /* Verify an RSA-PSS signature over mhash (MGF1 with md): the salt length
  * when it verifies with salt = digest length, nlen - digest - 2 (the

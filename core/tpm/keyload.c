@@ -6,8 +6,8 @@
 static TSS2_RC load(ESYS_TR parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
                     ESYS_TR *out)
 {
-    return Esys_Load(ek_tpm_ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv,
-                     pub, out);
+    return Esys_Load(ek_tpm_ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
+                     out);
 }
 
 ek_rc ek_load_under(uint32_t parent, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
@@ -70,4 +70,3 @@ ek_rc ek_key_use(ek_key *key)
     ek_lru_touch(key);
     return EK_OK;
 }
-

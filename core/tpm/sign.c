@@ -46,22 +46,26 @@ static ek_rc check_args(const ek_key *key, ek_sig_scheme scheme, ek_md md, size_
     if (ek_md_tpm_alg(md) == TPM2_ALG_NULL || dlen != ek_md_size(md))
         return ek_error(EK_ERR_INVALID, "sign: a %zu-byte digest does not match %s (%zu bytes)",
                         dlen, md ? ek_md_name(md) : "no digest", ek_md_size(md));
-    if ((key->pub.alg == EK_ALG_RSA) != rsa_scheme ||
-        (scheme != EK_SIG_ECDSA && !rsa_scheme))
-        return ek_error(EK_ERR_INVALID, "sign: scheme %d does not fit an %s key", (int)scheme,
-                        alg);
+    if ((key->pub.alg == EK_ALG_RSA) != rsa_scheme || (scheme != EK_SIG_ECDSA && !rsa_scheme))
+        return ek_error(EK_ERR_INVALID, "sign: scheme %d does not fit an %s key", (int)scheme, alg);
     TPMA_OBJECT a = key->tpub.objectAttributes;
     if (!(a & TPMA_OBJECT_SIGN_ENCRYPT))
-        return ek_error(EK_ERR_UNSUPPORTED, "sign: the %s key is not a signing key (no sign "
-                        "attribute); create a signing key", alg);
+        return ek_error(EK_ERR_UNSUPPORTED,
+                        "sign: the %s key is not a signing key (no sign "
+                        "attribute); create a signing key",
+                        alg);
     if (a & TPMA_OBJECT_RESTRICTED)
-        return ek_error(EK_ERR_UNSUPPORTED, "sign: the %s key is a restricted signing key, "
-                        "which cannot sign outside digests; use an unrestricted key", alg);
+        return ek_error(EK_ERR_UNSUPPORTED,
+                        "sign: the %s key is a restricted signing key, "
+                        "which cannot sign outside digests; use an unrestricted key",
+                        alg);
     if (scheme == EK_SIG_RSA_PSS && ek_tpm_pss_salt() == EK_PSS_SALT_MAX)
         return pss_refused();
     if (ek_key_needs_auth(key) && key->auth.size == 0) /* don't spend a DA try on it */
-        return ek_error(EK_ERR_AUTH, "sign: the %s key needs its auth value (PIN) and none was "
-                        "given (its key file says emptyAuth = FALSE)", alg);
+        return ek_error(EK_ERR_AUTH,
+                        "sign: the %s key needs its auth value (PIN) and none was "
+                        "given (its key file says emptyAuth = FALSE)",
+                        alg);
     return EK_OK;
 }
 
@@ -85,12 +89,14 @@ static TSS2_RC esys_sign(ek_key *key, const sign_args *a, TPMT_SIGNATURE **sig, 
         return TSS2_ESYS_RC_GENERAL_FAILURE;
     TSS2_RC rc = Esys_TR_SetAuth(ek_tpm_ctx(), key->tr, &key->auth);
     if (!rc)
-        rc = Esys_Sign(ek_tpm_ctx(), key->tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &a->dg,
-                       &a->scheme, &a->tk, sig);
-    for (int i = 0; i < 5 && (ek_tpm_rc_is(rc, TPM2_RC_RETRY) || ek_tpm_rc_is(rc, TPM2_RC_YIELDED) ||
-                              ek_tpm_rc_is(rc, TPM2_RC_TESTING)); i++)
-        rc = Esys_Sign(ek_tpm_ctx(), key->tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &a->dg,
-                       &a->scheme, &a->tk, sig);
+        rc = Esys_Sign(ek_tpm_ctx(), key->tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &a->dg, &a->scheme,
+                       &a->tk, sig);
+    for (int i = 0;
+         i < 5 && (ek_tpm_rc_is(rc, TPM2_RC_RETRY) || ek_tpm_rc_is(rc, TPM2_RC_YIELDED) ||
+                   ek_tpm_rc_is(rc, TPM2_RC_TESTING));
+         i++)
+        rc = Esys_Sign(ek_tpm_ctx(), key->tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &a->dg, &a->scheme,
+                       &a->tk, sig);
     if (rc && sess != ESYS_TR_PASSWORD && !ek_tpm_rc_is_io(rc))
         ek_tpm_session_reset();
     *r = ek_tpm_rc(rc, "signing with the TPM key (TPM2_Sign)");
@@ -185,7 +191,7 @@ static ek_rc pss_learn(const ek_key *key, ek_md md, const unsigned char *dg,
     int salt = ek_sw_pss_salt(key->pub.n, key->pub.n_len, key->pub.e, md, dg, sig, slen);
     if (salt == EK_PSS_CANNOT_CHECK) { /* unknown still: the next PSS signature tries again */
         ek_log(EK_LOG_DEBUG, "RSA-PSS: salt length not checked (an application ENGINE takes "
-               "RSA in this process); the signature is passed on as the TPM made it");
+                             "RSA in this process); the signature is passed on as the TPM made it");
         return EK_OK;
     }
     if (salt >= 0 && (size_t)salt == ek_md_size(md)) {
@@ -222,7 +228,8 @@ ek_rc ek_key_sign(ek_key *key, ek_sig_scheme scheme, ek_md md, const unsigned ch
     a.dg.size = (UINT16)dlen;
     memcpy(a.dg.buffer, dgst, dlen);
     a.scheme.scheme = scheme == EK_SIG_RSA_PKCS1 ? TPM2_ALG_RSASSA
-                      : scheme == EK_SIG_RSA_PSS ? TPM2_ALG_RSAPSS : TPM2_ALG_ECDSA;
+                      : scheme == EK_SIG_RSA_PSS ? TPM2_ALG_RSAPSS
+                                                 : TPM2_ALG_ECDSA;
     a.scheme.details.any.hashAlg = ek_md_tpm_alg(md);
     TPMT_SIGNATURE ts;
     if ((r = tpm_sign(key, &a, &ts)) != EK_OK)

@@ -27,7 +27,7 @@
 #define PIN_MAX 4
 typedef struct pin {
     ESYS_TR tr;
-    bool object;                      /* uses an object slot (not a session) */
+    bool object; /* uses an object slot (not a session) */
 } pin;
 static pin pinned[PIN_MAX];
 static unsigned pinned_n;

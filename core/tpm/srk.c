@@ -21,10 +21,9 @@
 #include "ek_log.h"
 #include "ek_tpm_int.h"
 
-#define PRIMARY_ATTRS                                                                       \
-    (TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |            \
-     TPMA_OBJECT_NODA | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |                  \
-     TPMA_OBJECT_SENSITIVEDATAORIGIN)
+#define PRIMARY_ATTRS                                                                              \
+    (TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA |  \
+     TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN)
 
 static const TPMT_SYM_DEF_OBJECT aes128cfb = {
     .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
@@ -83,7 +82,8 @@ static ek_rc create_primary(ESYS_TR *out)
     if (rc) {
         ek_rc r = ek_tpm_rc(rc, "creating the storage primary key (owner hierarchy)");
         if (r == EK_ERR_AUTH) /* not the caller's PIN or key auth: never EK_ERR_AUTH */
-            return ek_error(EK_ERR_TPM, "creating the storage primary key: the owner hierarchy has an "
+            return ek_error(EK_ERR_TPM,
+                            "creating the storage primary key: the owner hierarchy has an "
                             "authorization value; edgekey needs it empty, or make a persistent "
                             "SRK at 0x%08x (tpm2_createprimary + tpm2_evictcontrol)",
                             EK_SRK_HANDLE);
@@ -94,11 +94,11 @@ static ek_rc create_primary(ESYS_TR *out)
 
 /* What this connection holds of the SRK side. Lock held throughout. */
 static struct {
-    ESYS_TR srk;                      /* the SRK: persistent or our template primary */
-    uint32_t parent;                  /* what key files record: 0x81000001 or 0x40000001 */
-    bool transient;                   /* srk made by us (flushed at disconnect) */
-    ESYS_TR owner;                    /* template primary when srk is persistent */
-    ESYS_TR sess;                     /* the salted HMAC session */
+    ESYS_TR srk;     /* the SRK: persistent or our template primary */
+    uint32_t parent; /* what key files record: 0x81000001 or 0x40000001 */
+    bool transient;  /* srk made by us (flushed at disconnect) */
+    ESYS_TR owner;   /* template primary when srk is persistent */
+    ESYS_TR sess;    /* the salted HMAC session */
 } st = {.srk = ESYS_TR_NONE, .owner = ESYS_TR_NONE, .sess = ESYS_TR_NONE};
 
 static TSS2_RC read_persistent(ESYS_TR *out)
@@ -165,8 +165,10 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
      * same key when 0x81000001 was made from our template (the Load says if
      * not), so such a token survives the eviction. */
     if (parent == EK_SRK_HANDLE && st.parent != EK_SRK_HANDLE) {
-        ek_log(EK_LOG_INFO, "the persistent SRK 0x%08x is gone; loading under the template "
-               "primary instead", EK_SRK_HANDLE);
+        ek_log(EK_LOG_INFO,
+               "the persistent SRK 0x%08x is gone; loading under the template "
+               "primary instead",
+               EK_SRK_HANDLE);
         parent = EK_OWNER_PARENT;
     }
     if (parent == st.parent) {
@@ -185,15 +187,19 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
         return EK_OK;
     }
     if ((parent & EK_HR_MASK) != EK_HR_PERSISTENT)
-        return ek_error(EK_ERR_UNSUPPORTED, "key parent 0x%08x is not supported; edgekey loads "
+        return ek_error(EK_ERR_UNSUPPORTED,
+                        "key parent 0x%08x is not supported; edgekey loads "
                         "keys under the owner hierarchy (0x40000001) or a persistent parent "
-                        "(0x81xxxxxx)", parent);
+                        "(0x81xxxxxx)",
+                        parent);
     /* another persistent parent: not kept (rare; one ReadPublic per load) */
-    TSS2_RC rc = Esys_TR_FromTPMPublic(ek_tpm_ctx(), parent, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, out);
+    TSS2_RC rc =
+        Esys_TR_FromTPMPublic(ek_tpm_ctx(), parent, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out);
     if (ek_tpm_rc_is(rc, TPM2_RC_HANDLE))
-        return ek_error(EK_ERR_NOT_FOUND, "the key's parent 0x%08x is not in this TPM; the key "
-                        "belongs to another TPM or its parent was evicted", parent);
+        return ek_error(EK_ERR_NOT_FOUND,
+                        "the key's parent 0x%08x is not in this TPM; the key "
+                        "belongs to another TPM or its parent was evicted",
+                        parent);
     return ek_tpm_rc(rc, "reading the key's persistent parent");
 }
 
@@ -201,8 +207,7 @@ static TSS2_RC start_session(ESYS_TR srk)
 {
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     return Esys_StartAuthSession(ek_tpm_ctx(), srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                 ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256,
-                                 &st.sess);
+                                 ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &st.sess);
 }
 
 static bool memory_full(TSS2_RC rc)

@@ -31,13 +31,14 @@ static bool rc_bad_auth(TSS2_RC rc)
 
 static ek_rc index_tr(uint32_t index, ESYS_TR *tr)
 {
-    TSS2_RC rc = Esys_TR_FromTPMPublic(ek_tpm_ctx(), index, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, tr);
+    TSS2_RC rc =
+        Esys_TR_FromTPMPublic(ek_tpm_ctx(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
     if (ek_tpm_startup_if_needed(rc))
-        rc = Esys_TR_FromTPMPublic(ek_tpm_ctx(), index, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   ESYS_TR_NONE, tr);
+        rc = Esys_TR_FromTPMPublic(ek_tpm_ctx(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   tr);
     if (ek_tpm_rc_is(rc, TPM2_RC_HANDLE))
-        return ek_error(EK_ERR_NOT_FOUND, "NV index 0x%08x of the token secret is gone "
+        return ek_error(EK_ERR_NOT_FOUND,
+                        "NV index 0x%08x of the token secret is gone "
                         "(TPM cleared, or undefined by a TPM user); re-initialise the token",
                         index);
     return ek_tpm_rc(rc, "reading the NV index of the token secret (TPM2_NV_ReadPublic)");
@@ -72,13 +73,15 @@ static ek_rc read_locked(uint32_t index, const TPM2B_AUTH *a, unsigned char *out
     if (rc_bad_auth(rc))
         return ek_error(EK_ERR_AUTH, "PIN incorrect");
     if (ek_tpm_rc_is(rc, TPM2_RC_NV_UNINITIALIZED))
-        return ek_error(EK_ERR_NOT_FOUND, "NV index 0x%08x of the token secret is empty; "
-                        "re-initialise the token", index);
+        return ek_error(EK_ERR_NOT_FOUND,
+                        "NV index 0x%08x of the token secret is empty; "
+                        "re-initialise the token",
+                        index);
     return rc ? ek_tpm_rc(rc, "reading the token secret (TPM2_NV_Read)") : r;
 }
 
-ek_rc ek_nv_secret_read(uint32_t index, const unsigned char *auth, size_t alen,
-                        unsigned char *out, size_t len)
+ek_rc ek_nv_secret_read(uint32_t index, const unsigned char *auth, size_t alen, unsigned char *out,
+                        size_t len)
 {
     if (len == 0 || len > EK_NV_SECRET_MAX || alen > sizeof(((TPM2B_AUTH *)0)->buffer))
         return ek_error(EK_ERR_INVALID, "NV token secret: bad length");

@@ -52,8 +52,7 @@ ek_rc ek_seal_create(const unsigned char *secret, size_t secret_len, const unsig
     /* No sensitiveDataOrigin (we supply the data), no sign/decrypt: a
      * pure sealed blob. adminWithPolicy clear so ObjectChangeAuth works. */
     tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                       TPMA_OBJECT_USERWITHAUTH |
-                                       (pin_auth ? 0 : TPMA_OBJECT_NODA);
+                                       TPMA_OBJECT_USERWITHAUTH | (pin_auth ? 0 : TPMA_OBJECT_NODA);
     tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
 
     TPM2B_PRIVATE *priv = NULL;
@@ -89,8 +88,8 @@ static ek_rc load_sealed(const ek_sealed *blob, ESYS_TR *obj)
     ek_rc rc = ek_srk_parent(&srk_parent);
     if (rc != EK_OK)
         return rc;
-    rc = ek_load_under(blob->parent ? blob->parent : srk_parent, &blob->priv, &blob->pub, what,
-                       obj, &r);
+    rc = ek_load_under(blob->parent ? blob->parent : srk_parent, &blob->priv, &blob->pub, what, obj,
+                       &r);
     if (rc != EK_OK && !blob->parent && ek_tpm_rc_is(r, TPM2_RC_INTEGRITY) &&
         srk_parent != EK_OWNER_PARENT)
         rc = ek_load_under(EK_OWNER_PARENT, &blob->priv, &blob->pub, what, obj, NULL);

@@ -36,17 +36,17 @@
 #include "ek_tpm_int.h"
 
 typedef struct ek_conn {
-    ESYS_CONTEXT *esys;               /* NULL: not connected */
+    ESYS_CONTEXT *esys; /* NULL: not connected */
     TSS2_TCTI_CONTEXT *tcti;
-    pid_t pid;                        /* process that opened it */
-    bool broken;                      /* TCTI/IO failure seen: reconnect */
-    bool stale;                       /* our objects vanished (TPM reset) */
-    bool exclusive;                   /* no resource manager in between */
-    bool gdbus;                       /* tabrmd: GLib D-Bus, not fork-safe */
+    pid_t pid;      /* process that opened it */
+    bool broken;    /* TCTI/IO failure seen: reconnect */
+    bool stale;     /* our objects vanished (TPM reset) */
+    bool exclusive; /* no resource manager in between */
+    bool gdbus;     /* tabrmd: GLib D-Bus, not fork-safe */
 } ek_conn;
 
 static ek_conn conn;
-static pid_t gdbus_pid;               /* process whose GLib D-Bus thread tabrmd started */
+static pid_t gdbus_pid; /* process whose GLib D-Bus thread tabrmd started */
 static pthread_mutex_t ek_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t ek_fork_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t ek_gen;
@@ -69,15 +69,42 @@ static void unlock_mu(void)
     pthread_mutex_unlock(&ek_mu);
 }
 
-void ek_tpm_mutex_lock(void) { lock_mu(); }
-void ek_tpm_mutex_unlock(void) { unlock_mu(); }
-void ek_tpm_unlock(void) { unlock_mu(); }
-bool ek_tpm_connected(void) { return conn.esys != NULL && conn.pid == getpid(); }
-bool ek_tpm_exclusive(void) { return conn.exclusive; }
-bool ek_tpm_stale(void) { return conn.stale; }
-ESYS_CONTEXT *ek_tpm_ctx(void) { return conn.esys; }
-uint64_t ek_tpm_generation(void) { return atomic_load(&ek_gen); }
-const char *ek_tpm_tcti(void) { return ek_tcti_conf; }
+void ek_tpm_mutex_lock(void)
+{
+    lock_mu();
+}
+void ek_tpm_mutex_unlock(void)
+{
+    unlock_mu();
+}
+void ek_tpm_unlock(void)
+{
+    unlock_mu();
+}
+bool ek_tpm_connected(void)
+{
+    return conn.esys != NULL && conn.pid == getpid();
+}
+bool ek_tpm_exclusive(void)
+{
+    return conn.exclusive;
+}
+bool ek_tpm_stale(void)
+{
+    return conn.stale;
+}
+ESYS_CONTEXT *ek_tpm_ctx(void)
+{
+    return conn.esys;
+}
+uint64_t ek_tpm_generation(void)
+{
+    return atomic_load(&ek_gen);
+}
+const char *ek_tpm_tcti(void)
+{
+    return ek_tcti_conf;
+}
 
 /* TCTI configuration strings are read here and nowhere else. */
 const char *ek_tcti_target(const char *conf)
@@ -159,7 +186,10 @@ static void fork_prepare(void)
     }
 }
 
-static void fork_parent(void) { pthread_mutex_unlock(&ek_mu); }
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&ek_mu);
+}
 
 static void fork_child(void)
 {
@@ -301,8 +331,14 @@ void ek_tpm_disconnect(void)
     unlock_mu();
 }
 
-void ek_tpm_mark_broken(void) { conn.broken = true; }
-void ek_tpm_mark_stale(void) { conn.broken = conn.stale = true; }
+void ek_tpm_mark_broken(void)
+{
+    conn.broken = true;
+}
+void ek_tpm_mark_stale(void)
+{
+    conn.broken = conn.stale = true;
+}
 
 void ek_tpm_flush(ESYS_TR *tr)
 {
@@ -372,8 +408,8 @@ TSS2_RC ek_tpm_get_cap(TPM2_CAP cap, UINT32 prop, UINT32 count, TPMS_CAPABILITY_
 {
     TPMS_CAPABILITY_DATA *cd = NULL;
     TPMI_YES_NO m = TPM2_NO;
-    TSS2_RC rc = Esys_GetCapability(conn.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap,
-                                    prop, count, &m, &cd);
+    TSS2_RC rc = Esys_GetCapability(conn.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
+                                    count, &m, &cd);
     if (ek_tpm_startup_if_needed(rc))
         rc = Esys_GetCapability(conn.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, cap, prop,
                                 count, &m, &cd);
