@@ -60,20 +60,7 @@ pass "PIN token T and PIN-less key edge/device made; lockout counter 0, maxTries
 
 # 2. The attacker splits the seal file: "EKSEAL2\n", UINT32 parent (big
 # endian), TPM2B_PUBLIC, TPM2B_PRIVATE (each a big-endian UINT16 size + bytes).
-parent=$(python3 - "$tdir/pin-user.seal" "$T/seal" <<'EOF'
-import struct, sys
-b = open(sys.argv[1], 'rb').read()
-assert b[:8] == b'EKSEAL2\n', b[:8]
-parent, = struct.unpack('>I', b[8:12])
-off = 12
-n, = struct.unpack('>H', b[off:off + 2]); pub = b[off:off + 2 + n]; off += 2 + n
-n, = struct.unpack('>H', b[off:off + 2]); priv = b[off:off + 2 + n]; off += 2 + n
-assert off == len(b), (off, len(b))
-open(sys.argv[2] + '.pub', 'wb').write(pub)
-open(sys.argv[2] + '.priv', 'wb').write(priv)
-print('0x%08x' % parent)
-EOF
-) || fail "pin-user.seal is not EKSEAL2 + parent + TPM2B_PUBLIC + TPM2B_PRIVATE"
+parent=$(python3 "$here/../../lib/ekseal.py" "$tdir/pin-user.seal" "$T/seal") || fail "pin-user.seal is not EKSEAL2 + parent + TPM2B_PUBLIC + TPM2B_PRIVATE"
 # The parent: a persistent SRK if the file names one, else the owner-hierarchy
 # primary from tpm2-openssl's template (core/srk.c), remade with tpm2-tools.
 if [ "$parent" = 0x81000001 ]; then

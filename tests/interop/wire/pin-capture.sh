@@ -139,19 +139,7 @@ derived() {
 }
 # split_seal BLOBFILE OUT: EKSEAL2 -> OUT.pub, OUT.priv; prints the parent handle
 split_seal() {
-    python3 - "$1" "$2" <<'EOF'
-import struct, sys
-b = open(sys.argv[1], 'rb').read()
-assert b[:8] == b'EKSEAL2\n', b[:8]
-parent, = struct.unpack('>I', b[8:12])
-off = 12
-n, = struct.unpack('>H', b[off:off + 2]); pub = b[off:off + 2 + n]; off += 2 + n
-n, = struct.unpack('>H', b[off:off + 2]); priv = b[off:off + 2 + n]; off += 2 + n
-assert off == len(b), (off, len(b))
-open(sys.argv[2] + '.pub', 'wb').write(pub)
-open(sys.argv[2] + '.priv', 'wb').write(priv)
-print('0x%08x' % parent)
-EOF
+    python3 "$here/../../lib/ekseal.py" "$1" "$2"
 }
 # split_tss2 PEMFILE OUT: TSS2 PRIVATE KEY -> OUT.pub, OUT.priv; prints the parent
 split_tss2() {
