@@ -96,6 +96,10 @@ ek_start_broker() {
     local preload=
     if ldd "$B/examples/hub/edgekey_auth.so" 2>/dev/null | grep libasan >/dev/null; then
         preload="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
+        # and the test rig's shim that starts ASan outside glibc's locale and
+        # gettext locks (tests/lib/asan_first.c): mosquitto links
+        # libgpg-error, and tpm2-abrmd's TCTI (GLib) binds a text domain
+        [ -f "$B/tests/libek-asan-first.so" ] && preload="$preload $B/tests/libek-asan-first.so"
     fi
     env EDGEKEY_TCTI="$HUB_TCTI" EDGEKEY_STORE="$T/hub-store" EDGEKEY_CONF="$T/edgekey.conf" \
         LD_PRELOAD="${preload:-${LD_PRELOAD:-}}" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0:verify_asan_link_order=0" \

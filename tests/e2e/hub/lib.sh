@@ -59,6 +59,10 @@ if ldd "$HUB_PLUGIN" 2>/dev/null | grep libasan >/dev/null; then  # not -q: see 
     for lib in libasan.so libubsan.so; do
         BROKER_PRELOAD="$BROKER_PRELOAD $(${CC:-cc} -print-file-name=$lib)"
     done
+    # the rig's shim that starts ASan outside glibc's locale and gettext
+    # locks (tests/lib/asan_first.c)
+    [ -f "$EDGEKEY_BUILD/tests/libek-asan-first.so" ] &&
+        BROKER_PRELOAD="$BROKER_PRELOAD $EDGEKEY_BUILD/tests/libek-asan-first.so"
 fi
 
 BROKER_PID=
