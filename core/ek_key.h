@@ -151,9 +151,10 @@ EK_API ek_rc ek_tpm_random(unsigned char *buf, size_t len);
 EK_API size_t ek_md_size(ek_md md);                      /* 0 for EK_MD_NONE */
 EK_API ek_md ek_md_from_name(const char *name);          /* "SHA256", "sha-256", "SHA2-256" ... */
 EK_API const char *ek_md_name(ek_md md);                 /* OpenSSL name: "SHA256" */
-/* A running digest (SHA-1/256/384/512) without OpenSSL's provider or ENGINE
- * layers and without any library context: what a face hashes before a TPM
- * signature (core/swdirect.c says why). The caller owns the context. */
+/* A running digest (SHA-1/256/384/512) in core's private OpenSSL library
+ * context (core/base/crypto.c): what a face hashes before a TPM signature,
+ * out of reach of a TPM provider the application loaded (tpm2-openssl's
+ * tpm2.digest would send it to the TPM). The caller owns the context. */
 typedef struct ek_md_ctx ek_md_ctx;
 EK_API ek_md_ctx *ek_md_ctx_new(ek_md md);              /* NULL: EK_MD_NONE or no memory */
 EK_API ek_md_ctx *ek_md_ctx_dup(const ek_md_ctx *src);  /* NULL: no memory */
