@@ -101,7 +101,10 @@ def main(argv):
                 verdict = "ok" if ok else "MISSED"
                 if not ok:
                     missed.append(what)
-        rows.append((what, num_s(a), shown_b, f"{ratio:.2f}" if den else "", tshow, verdict))
+        # a miss that rounds to the target is shown with one more digit (0.898, not 0.90)
+        shown_r = f"{ratio:.3f}" if verdict == "MISSED" and f"{ratio:.2f}" == f"{target:.2f}" \
+            else f"{ratio:.2f}"
+        rows.append((what, num_s(a), shown_b, shown_r if den else "", tshow, verdict))
 
     def ideal_row(alg, ver, pre):
         """The best any TPM key can do in-process: the software key's
