@@ -6,7 +6,9 @@ benchmark (bench/p11-bench.sh), so a count can be traced to its cause.
                        order, runs of the same command folded ("GetCapability x3");
                        GetCapability shows its capability (handles, properties,
                        algs...), TestParms its algorithm, a failed command
-                       its response code ("[rc 0x922]"). A missing file is 0."""
+                       its response code ("[rc 0x922]"); then one line with the
+                       count per command name, most first ("Load=2 Sign=1").
+                       A missing file is 0."""
 import os
 import struct
 import sys
@@ -45,13 +47,16 @@ def main(argv):
     if not os.path.exists(argv[1]):  # the pcap TCTI writes nothing without a command
         print(0)
         print("")
+        print("")
         return 0
-    seq = []
+    seq, names = [], {}
     for to_tpm, p in tpm_pcap.packets(argv[1]):
         if len(p) < 10:
             continue
         if to_tpm:
             seq.append(describe(p))
+            n = tpm_pcap.CC_NAMES.get(struct.unpack_from(">I", p, 6)[0], "?")
+            names[n] = names.get(n, 0) + 1
         elif seq:  # a response: show a failure code next to its command
             rc = struct.unpack_from(">I", p, 6)[0]
             if rc:
@@ -64,6 +69,7 @@ def main(argv):
             out.append([s, 1])
     print(len(seq))
     print(", ".join(s if n == 1 else f"{s} x{n}" for s, n in out))
+    print(" ".join(f"{k}={v}" for k, v in sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))))
     return 0
 
 

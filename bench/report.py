@@ -1,6 +1,19 @@
 #!/usr/bin/env python3
 """Turn the BENCH lines of one run-all.sh run into the table of ratios
-against the issue-2 targets (docs/performance.md).
+against the issue-10 targets (docs/performance.md):
+
+  - 1 TPM command per warm signature (and per warm handshake: one signature);
+  - the fewest TPM commands per `openssl s_client` process (one mutual-TLS
+    handshake, a fresh process): judged as fewer than tpm2-openssl's on the
+    same swtpm, every command listed by name under the table;
+  - signatures/s >= 0.9 x the ESYS floor: keys without an auth value against
+    the password column, keys with one against the salted-session column;
+  - client CPU per s_client process (user + system of that process, median
+    over every process) <= 1.3 x a software key's.
+
+The earlier wall-clock targets (s_client rate >= 0.7 x software, issue 2's
+in-process handshakes >= 2.5 x tpm2-openssl) are printed with their old
+target in parentheses and "report only": measured, never judged.
 
   report.py RESULTS_FILE
   report.py best ROUNDS_FILE    BENCH lines of interleaved rounds -> one line per
@@ -60,28 +73,38 @@ def main(argv):
     def v(key):
         return vals[key][0] if key in vals else None
 
-    def row(what, num, den, target=None, op=">=", must=True):
+    def row(what, num, den, target=None, op=">=", must=True, report_only=False):
+        """One figure. A target is judged (ok/MISSED) unless report_only:
+        then it is shown in parentheses, as the withdrawn target it was."""
         a, b = v(num), v(den) if den else None
+        tshow = "" if target is None else (f"({op} {target})" if report_only
+                                           else f"{op} {target}")
         if a is None:
             if must:
                 missing.append(num)
-            rows.append((what, "n/a", "n/a" if den else "", "", target or "", "NOT MEASURED"))
+            rows.append((what, "n/a", "n/a" if den else "", "", tshow, "NOT MEASURED"))
             return
         if den is None:
             ratio, shown_b = a, ""
         elif b is None or b == 0:
-            rows.append((what, num_s(a), "n/a", "", target or "", "no reference"))
+            rows.append((what, num_s(a), "n/a", "", tshow, "no reference"))
             return
         else:
             ratio, shown_b = a / b, num_s(b)
         verdict = ""
         if target is not None:
-            ok = ratio >= target if op == ">=" else abs(ratio - target) < 1e-9
-            verdict = "ok" if ok else "MISSED"
-            if not ok:
-                missed.append(what)
-        rows.append((what, num_s(a), shown_b, f"{ratio:.2f}" if den else "",
-                     f"{op} {target}" if target is not None else "", verdict))
+            ok = {">=": ratio >= target, "<=": ratio <= target + 1e-9, "<": ratio < target,
+                  "==": abs(ratio - target) < 1e-9}[op]
+            if report_only:
+                verdict = "report only"
+            else:
+                verdict = "ok" if ok else "MISSED"
+                if not ok:
+                    missed.append(what)
+        # a miss that rounds to the target is shown with one more digit (0.898, not 0.90)
+        shown_r = f"{ratio:.3f}" if verdict == "MISSED" and f"{ratio:.2f}" == f"{target:.2f}" \
+            else f"{ratio:.2f}"
+        rows.append((what, num_s(a), shown_b, shown_r if den else "", tshow, verdict))
 
     def ideal_row(alg, ver, pre):
         """The best any TPM key can do in-process: the software key's
@@ -127,7 +150,8 @@ def main(argv):
                     ideal_row(alg, ver, pre)
                     continue
                 row(f"handshakes/s {alg} {ver}: edgekey / tpm2-openssl",
-                    f"tls/edgekey/{alg}/{ver}", f"tls/tpm2/{alg}/{ver}", 2.5)
+                    f"tls/edgekey/{alg}/{ver}", f"tls/tpm2/{alg}/{ver}", 2.5,
+                    report_only=True)
                 row(f"handshakes/s {alg} {ver}: edgekey / software",
                     f"tls/edgekey/{alg}/{ver}", f"tls/software/{alg}/{ver}", must=False)
                 ideal_row(alg, ver, pre)
@@ -148,21 +172,55 @@ def main(argv):
         if not pre:
             row("TPM commands / warm signature rsa: tpm2-openssl", "cmds/sign/tpm2/rsa", None,
                 must=False)
+        # TPM commands of one whole s_client process (issue 10: the fewest;
+        # judged against tpm2-openssl on the same swtpm through tpm2-abrmd).
+        for ver in ("1.2", "1.3"):
+            if pre:
+                row(f"TPM commands / s_client process rsa tls{ver}: edgekey",
+                    f"{pre}cmds/proc/edgekey/rsa/tls{ver}", None)
+                row(f"TPM commands / s_client process rsa tls{ver}: edgekey, persistent SRK",
+                    f"{pre}cmds/proc/edgekey/rsa_psrk/tls{ver}", None, must=False)
+                continue
+            row(f"TPM commands / s_client process rsa tls{ver}: edgekey / tpm2-openssl",
+                f"cmds/proc/edgekey/rsa/tls{ver}", f"cmds/proc/tpm2/rsa/tls{ver}", 1.0, "<")
+            row(f"TPM commands / s_client process rsa tls{ver}: edgekey / tpm2-openssl"
+                " (tpm2.digest=no in openssl.cnf)", f"cmds/proc/edgekey/rsa/tls{ver}",
+                f"cmds/proc/tpm2/rsa-cnf/tls{ver}", 1.0, "<")
+        if not pre:
+            row("TPM commands / s_client process ec tls1.3: edgekey",
+                "cmds/proc/edgekey/ec/tls1.3", None)
+        # Client CPU per s_client process (issue 10: <= 1.3 x software key).
+        for alg, ver in (("rsa", "1.2"), ("rsa", "1.3"), ("ec", "1.3"), ("rsa_psrk", "1.2"),
+                         ("rsa_psrk", "1.3")):
+            if (alg == "ec" and pre) or (alg == "rsa_psrk" and not pre):
+                continue
+            sw = "ec" if alg == "ec" else "rsa"
+            row(f"client CPU ms / s_client process {alg} tls{ver}: edgekey / software key",
+                f"{pre}cpu/proc/edgekey/{alg}/tls{ver}", f"{pre}cpu/proc/software/{sw}/tls{ver}",
+                1.3, "<=", must=(alg != "rsa_psrk"))
+        if not pre:
+            for ver in ("1.2", "1.3"):
+                row(f"client CPU ms / s_client process rsa tls{ver}: tpm2-openssl / software key",
+                    f"cpu/proc/tpm2/rsa/tls{ver}", f"cpu/proc/software/rsa/tls{ver}",
+                    must=False)
+        # The withdrawn wall-clock target (issue 2): reported, not judged.
         for ver in ("1.2", "1.3"):
             if pre:
                 row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
-                    f"{pre}proc/edgekey/rsa/tls{ver}", f"{pre}proc/software/rsa/tls{ver}", 0.7)
+                    f"{pre}proc/edgekey/rsa/tls{ver}", f"{pre}proc/software/rsa/tls{ver}", 0.7,
+                    report_only=True)
                 row(f"s_client processes/s rsa tls{ver}: edgekey, persistent SRK / software key",
                     f"{pre}proc/edgekey/rsa_psrk/tls{ver}", f"{pre}proc/software/rsa/tls{ver}",
-                    0.7, must=False)
+                    0.7, must=False, report_only=True)
                 continue
             row(f"s_client processes/s rsa tls{ver}: edgekey / software key",
-                f"proc/edgekey/rsa/tls{ver}", f"proc/software/rsa/tls{ver}", 0.7)
+                f"proc/edgekey/rsa/tls{ver}", f"proc/software/rsa/tls{ver}", 0.7,
+                report_only=True)
             row(f"s_client processes/s rsa tls{ver}: edgekey / tpm2-openssl",
                 f"proc/edgekey/rsa/tls{ver}", f"proc/tpm2/rsa/tls{ver}", must=False)
         if not pre:
             row("s_client processes/s ec tls1.3: edgekey / software key",
-                "proc/edgekey/ec/tls1.3", "proc/software/ec/tls1.3", 0.7)
+                "proc/edgekey/ec/tls1.3", "proc/software/ec/tls1.3", 0.7, report_only=True)
             row("RSA-2048 keygen ms: edgekey / tpm2-openssl", "keygen/ek_rsa", "keygen/t2_rsa",
                 must=False)
         # Client CPU per operation: hardly moved by other processes' load,
@@ -173,10 +231,6 @@ def main(argv):
                 f"{pre}cpu/sign/edgekey/{s}", f"{pre}cpu/floor/{f}/password", must=False)
             row(f"client CPU us/sign {s}: edgekey(auth) / floor(session)",
                 f"{pre}cpu/sign/edgekey/{alg}_auth/{sch}", f"{pre}cpu/floor/{f}/session",
-                must=False)
-        for ver in ("1.2", "1.3"):
-            row(f"CPU ms/s_client process rsa tls{ver}: edgekey / software key",
-                f"{pre}cpu/proc/edgekey/rsa/tls{ver}", f"{pre}cpu/proc/software/rsa/tls{ver}",
                 must=False)
         for alg in ("rsa", "ec"):
             for ver in ("tls1.2", "tls1.3"):
@@ -196,7 +250,8 @@ def main(argv):
         print("  ".join(str(c).ljust(w) for c, w in zip(r, width)).rstrip())
     print()
     for n in notes:
-        if any(w in n for w in ("FAILED", "tpm2-openssl direct", "load average", "priority")):
+        if any(w in n for w in ("FAILED", "tpm2-openssl direct", "load average", "priority",
+                                "commands of one s_client process")):
             print(n)
     if missed:
         print(f"targets missed: {len(missed)} ({'; '.join(missed)})")
