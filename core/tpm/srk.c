@@ -99,7 +99,10 @@ static struct {
     bool transient;  /* srk made by us (flushed at disconnect) */
     ESYS_TR owner;   /* template primary when srk is persistent */
     ESYS_TR sess;    /* the salted HMAC session */
-} st = {.srk = ESYS_TR_NONE, .owner = ESYS_TR_NONE, .sess = ESYS_TR_NONE};
+    ESYS_TR other;   /* the last other persistent parent a file named ... */
+    uint32_t other_handle; /* ... and its handle */
+} st = {.srk = ESYS_TR_NONE, .owner = ESYS_TR_NONE, .sess = ESYS_TR_NONE,
+        .other = ESYS_TR_NONE};
 
 static TSS2_RC read_persistent(ESYS_TR *out)
 {
@@ -192,9 +195,21 @@ ek_rc ek_tpm_parent(uint32_t parent, ESYS_TR *out)
                         "keys under the owner hierarchy (0x40000001) or a persistent parent "
                         "(0x81xxxxxx)",
                         parent);
-    /* another persistent parent: not kept (rare; one ReadPublic per load) */
+    /* another persistent parent (key files of other tools): the last one is
+     * kept, so keys under one such parent cost one ReadPublic per connection */
+    if (st.other != ESYS_TR_NONE && st.other_handle == parent) {
+        *out = st.other;
+        return EK_OK;
+    }
+    if (st.other != ESYS_TR_NONE)
+        Esys_TR_Close(ek_tpm_ctx(), &st.other);
+    st.other = ESYS_TR_NONE;
     TSS2_RC rc =
         Esys_TR_FromTPMPublic(ek_tpm_ctx(), parent, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out);
+    if (rc == TSS2_RC_SUCCESS) {
+        st.other = *out;
+        st.other_handle = parent;
+    }
     if (ek_tpm_rc_is(rc, TPM2_RC_HANDLE))
         return ek_error(EK_ERR_NOT_FOUND,
                         "the key's parent 0x%08x is not in this TPM; the key "
@@ -285,7 +300,9 @@ void ek_srk_forget(bool talk)
         if (st.transient)
             ek_tpm_flush(&st.srk);
     }
-    st.sess = st.owner = st.srk = ESYS_TR_NONE;
+    if (talk && st.other != ESYS_TR_NONE)
+        Esys_TR_Close(ek_tpm_ctx(), &st.other); /* persistent: nothing to flush */
+    st.sess = st.owner = st.srk = st.other = ESYS_TR_NONE;
     st.transient = false;
     st.parent = 0;
 }

@@ -84,3 +84,19 @@ openssl dgst -sha256 -verify pin.pub -signature sig5 data.bin >/dev/null ||
     fail "auth-value key under the RSA SRK does not sign"
 tpm2_evictcontrol -Q -C o -c 0x81000001 >/dev/null
 pass "persistent SRK 0x81000001: keys move both ways"
+
+# 4. a tpm2-tools key under another persistent parent (0x81000002), as
+#    `tpm2_encodeobject` writes it: core loads it under that parent.
+tpm2_createprimary -Q -C o -g sha256 -G ecc256:aes128cfb -c p2.ctx
+tpm2_evictcontrol -Q -C o -c p2.ctx 0x81000002 >/dev/null
+tpm2_flushcontext -t >/dev/null 2>&1 || true
+tpm2_create -Q -C 0x81000002 -G ecc256 -a 'sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth' \
+    -p p2-pw -u p2key.pub -r p2key.priv
+tpm2_encodeobject -Q -C 0x81000002 -u p2key.pub -r p2key.priv -p -o p2key.pem
+tpm2_flushcontext -t >/dev/null 2>&1 || true
+"$tool" pub p2key.pem p2key.pubpem
+EK_KEY_AUTH=p2-pw "$tool" sign p2key.pem ecdsa sha256 data.bin sig6
+openssl dgst -sha256 -verify p2key.pubpem -signature sig6 data.bin >/dev/null ||
+    fail "key under persistent parent 0x81000002 does not sign"
+tpm2_evictcontrol -Q -C o -c 0x81000002 >/dev/null
+pass "a tpm2-tools key under another persistent parent (0x81000002) signs"
