@@ -214,7 +214,7 @@ int cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     if (cfg == NULL)
         return out_fail(ctx, EK_ERR_INVALID);
     const char *token = o.token ? o.token : cfg->token;
-    ek_keygen_spec spec;
+    ek_keygen_spec spec = {0};
     ek_rc rc = parse_alg(o.alg, cfg, &spec);
     if (rc == EK_OK)
         rc = check_target(token, o.label);

@@ -66,7 +66,7 @@ static ek_key *load(const char *path)
 
 static int cmd_gen(const char *alg, const char *out)
 {
-    ek_keygen_spec spec;
+    ek_keygen_spec spec = {0};
     ek_key *k = NULL;
     char *pem = NULL;
     size_t len;
