@@ -72,4 +72,12 @@ ek_rc ek_token_objects(int dfd, const char *token, ek_obj_list *l);
 ek_rc ek_obj_write_file(int dfd, const ek_store_obj *o, int ext, const char *data, size_t len);
 ek_rc ek_obj_write_meta(int dfd, const ek_store_obj *o, const char *pubhash);
 
+/* token_auth.c: HMAC-SHA256(key, prefix || data) with trailing zero bytes
+ * cut (the TPM strips them from auth values), in core's private library
+ * context: the PIN's, a key's and a data object's auth values. out holds at
+ * least 32 bytes; *out_len gets the length. */
+ek_rc ek_token_derive_auth(const unsigned char *key, size_t key_len, const char *prefix,
+                           const unsigned char *data, size_t len, unsigned char *out,
+                           size_t *out_len);
+
 #endif

@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "ek_config.h"
-#include "ek_crypto.h"
 #include "ek_log.h"
 #include "ek_secret.h"
 #include "ek_secret_int.h"
+#include "ek_store_int.h"
 #include "ek_store.h"
 #include "token_seal.h"
 
@@ -23,31 +23,15 @@ _Static_assert(EK_SECRET_BLOB_MAX >= EK_SEAL_FILE_MAX, "sealed blob buffer too s
  * TPM would ever give; TPM2B_SENSITIVE_DATA is the ceiling. */
 #define UNSEAL_BUF sizeof(((TPM2B_SENSITIVE_DATA *)0)->buffer)
 
-/* HMAC-SHA256(secret, "edgekey data auth" || name), trailing zeros cut (the
- * TPM strips them from auth values). */
+/* HMAC-SHA256(secret, "edgekey data auth" || name), trailing zeros cut. */
 static ek_rc data_auth(const ek_token_secret *secret, const char *name,
                        unsigned char auth[EK_TOKEN_AUTH_MAX], size_t *auth_len)
 {
-    static const char prefix[] = "edgekey data auth";
-    unsigned char msg[sizeof(prefix) - 1 + 16], md[32];
-    size_t n = sizeof(md);
     size_t nl = strlen(name);
     if (nl > 16)
         return ek_error(EK_ERR_INVALID, "data object name '%s' is too long", name);
-    memcpy(msg, prefix, sizeof(prefix) - 1);
-    memcpy(msg + sizeof(prefix) - 1, name, nl);
-    /* in core's private library context (crypto.c), never the application's */
-    if (!ek_sw_hmac_sha256(secret->v, sizeof(secret->v), msg, sizeof(prefix) - 1 + nl, md) ||
-        n > EK_TOKEN_AUTH_MAX) {
-        ek_wipe(md, sizeof(md));
-        return ek_error(EK_ERR_INVALID, "data object auth: HMAC-SHA256 failed");
-    }
-    while (n > 0 && md[n - 1] == 0)
-        n--;
-    memcpy(auth, md, n);
-    *auth_len = n;
-    ek_wipe(md, sizeof(md));
-    return EK_OK;
+    return ek_token_derive_auth(secret->v, sizeof(secret->v), "edgekey data auth",
+                                (const unsigned char *)name, nl, auth, auth_len);
 }
 
 /* The object's auth value: derived for token_auth objects (needs the

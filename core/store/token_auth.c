@@ -54,8 +54,9 @@ static ek_rc token_dir(const char *token, char *buf, size_t size)
  * strips them from auth values, so we never hand it one that ends in zero.
  * In the core's private OpenSSL library context (crypto.c): no provider of
  * the application sees the PIN. */
-static ek_rc hmac_auth(const unsigned char *key, size_t key_len, const char *prefix,
-                       const unsigned char *data, size_t len, unsigned char *out, size_t *out_len)
+ek_rc ek_token_derive_auth(const unsigned char *key, size_t key_len, const char *prefix,
+                           const unsigned char *data, size_t len, unsigned char *out,
+                           size_t *out_len)
 {
     unsigned char buf[32], msg[256];
     size_t pl = strlen(prefix);
@@ -82,7 +83,7 @@ static ek_rc hmac_auth(const unsigned char *key, size_t key_len, const char *pre
 static ek_rc pin_auth(const char *pin, size_t len, unsigned char *out, size_t *out_len)
 {
     static const unsigned char k[] = "edgekey pin";
-    return hmac_auth(k, sizeof(k) - 1, "", (const unsigned char *)pin, len, out, out_len);
+    return ek_token_derive_auth(k, sizeof(k) - 1, "", (const unsigned char *)pin, len, out, out_len);
 }
 
 static ek_rc read_seal(const char *dir, ek_token_user who, ek_sealed *blob)
@@ -491,7 +492,7 @@ ek_rc ek_token_key_auth(const ek_token_secret *secret, const unsigned char *id, 
 {
     if (!secret || !secret->set)
         return ek_error(EK_ERR_AUTH, "key auth: not logged in to the token");
-    return hmac_auth(secret->v, sizeof(secret->v), "edgekey key auth", id, id_len, auth, auth_len);
+    return ek_token_derive_auth(secret->v, sizeof(secret->v), "edgekey key auth", id, id_len, auth, auth_len);
 }
 
 ek_rc ek_token_key_auth_pin(const char *token, const char *pin, size_t pin_len,
