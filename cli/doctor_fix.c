@@ -89,8 +89,24 @@ struct plan {
     bool own_providers; /* [openssl_init] names a providers section of its own */
 };
 
-/* Copy text without the old docs' [openssl_init] edgekey line; append the
- * .include when missing. */
+/* The last section header, or text itself when there is none. */
+static const char *last_section(const char *text)
+{
+    const char *last = text;
+    for (const char *l = text; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        if (is_section(l, n))
+            last = l;
+        l = e ? e + 1 : l + n;
+    }
+    return last;
+}
+
+/* Copy text without the old docs' [openssl_init] edgekey line and without
+ * an .include of the drop-in that sits before a section header (the
+ * drop-in leaves its last section open, so what follows would land in it);
+ * append the .include when missing. */
 static ek_rc make_plan(const char *text, const char *dropin, struct plan *p)
 {
     size_t len = strlen(text), dl = strlen(dropin);
@@ -98,6 +114,7 @@ static ek_rc make_plan(const char *text, const char *dropin, struct plan *p)
     if (!p->text)
         return ek_error(EK_ERR_NOMEM, "out of memory");
     char *o = p->text;
+    const char *last = last_section(text);
     bool init = false;
     for (const char *l = text; *l;) {
         const char *e = strchr(l, '\n');
@@ -107,8 +124,10 @@ static ek_rc make_plan(const char *text, const char *dropin, struct plan *p)
         bool drop = init && sets(l, n, "edgekey");
         p->own_providers = p->own_providers || (init && sets(l, n, "providers"));
         const char *t = l + strspn(l, " \t");
-        if (strncmp(t, ".include", 8) == 0 && memmem(t, n - (size_t)(t - l), dropin, dl))
-            p->included = true;
+        if (strncmp(t, ".include", 8) == 0 && memmem(t, n - (size_t)(t - l), dropin, dl)) {
+            drop = drop || l < last; /* misplaced: moved to the end */
+            p->included = p->included || l > last;
+        }
         if (!drop) {
             memcpy(o, l, n + (e ? 1 : 0));
             o += n + (e ? 1 : 0);

@@ -86,6 +86,15 @@ ok edgekey doctor --fix-openssl-cnf "$T/old.cnf" --yes
 grep -q "^-edgekey = edgekey_sect" "$T/out" || fail "the old line was not removed"
 [ "$(active "$T/old.cnf")" = "default edgekey " ] || fail "old form repaired: not 'default edgekey'"
 pass "--fix-openssl-cnf repairs the old form: default and edgekey active"
+# The line at the top instead of the end: the stock lines after it land in
+# the drop-in's last section, and nothing is activated. doctor warns; the
+# fix moves the line to the end.
+{ echo ".include $dropin"; cat "$stock"; } >"$T/top.cnf"
+[ "$(active "$T/top.cnf")" = "default " ] || fail "top include: expected default only"
+[ "$(doctor_check "$T/top.cnf" openssl-cnf)" = warn ] || fail "doctor: top include not flagged"
+ok edgekey doctor --fix-openssl-cnf "$T/top.cnf" --yes
+[ "$(active "$T/top.cnf")" = "default edgekey " ] || fail "top include: not repaired"
+pass "an .include at the top activates nothing; doctor warns, --fix moves it to the end"
 expect_rc 1 edgekey doctor --fix-openssl-cnf /dev/null --yes
 [ -c /dev/null ] || fail "/dev/null is no longer a device"
 grep -q "not a regular file" "$T/err" || fail "refusal does not say why"
