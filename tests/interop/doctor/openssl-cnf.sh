@@ -58,7 +58,7 @@ pass "doctor: openssl-cnf FAIL on the old form, fix --fix-openssl-cnf"
 cp "$stock" "$T/doc.cnf"
 echo ".include $dropin" >>"$T/doc.cnf"
 [ "$(active "$T/doc.cnf")" = "default edgekey " ] ||
-    { ossl "$T/doc.cnf" list -providers; fail "documented step: not 'default edgekey' active"; }
+    { ossl "$T/doc.cnf" list -providers || true; fail "documented step: not 'default edgekey' active"; }
 pass "documented step: openssl list -providers shows default, then edgekey, active"
 [ "$(doctor_check "$T/doc.cnf" openssl-cnf)" = ok ] || { cat "$T/dr.json"; fail "doctor: not ok"; }
 pass "doctor: openssl-cnf OK on the documented file"
