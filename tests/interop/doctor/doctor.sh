@@ -27,13 +27,16 @@ P11DIR=$T/p11-good
 # The good openssl.cnf: Debian's stock file plus the documented line.
 cp /etc/ssl/openssl.cnf "$T/good.cnf"
 echo ".include $EDGEKEY_BUILD/provider/openssl-edgekey-uninstalled.cnf" >>"$T/good.cnf"
-export OPENSSL_CONF=$T/good.cnf
+# Given to doctor only: swtpm and tpm2-tools read openssl.cnf too, and must
+# not load our (in sanitizer builds ASan-built) provider.
+GOOD_CNF=$T/good.cnf
 
 # doctor ARGS...: edgekey doctor in its own mount namespace with $P11DIR as
-# p11-kit's module directory; env assignments may come first (env syntax).
+# p11-kit's module directory and the good openssl.cnf; env assignments may
+# come first (env syntax; a later OPENSSL_CONF wins).
 doctor() {
     unshare -m bash -c 'mount --bind "$1" "$2" && shift 2 && exec env "$@"' _ "$P11DIR" "$p11sys" \
-        "$@"
+        OPENSSL_CONF="$GOOD_CNF" "$@"
 }
 
 # dr_case WHAT CHECK STATUS RC [VAR=VALUE...] [-- DOCTOR-ARGS]
