@@ -124,7 +124,9 @@ void dr_check_store(dr_report *r)
                "no store: %s", ek_last_error());
         return;
     }
-    if (lstat(root, &st) != 0) {
+    /* stat, not lstat: a store root reached through a link is the
+     * administrator's choice; the store refuses links inside it. */
+    if (stat(root, &st) != 0) {
         store_missing(r, root, src);
         return;
     }
@@ -132,7 +134,7 @@ void dr_check_store(dr_report *r)
     if (!S_ISDIR(st.st_mode)) {
         dr_add(r, "store", DR_FAIL, EXIT_STORE,
                "point EDGEKEY_STORE or store = ... at a real directory",
-               "%s (%s, %s) is not a directory (a link or file is refused)", root, own, src);
+               "%s (%s, %s) is not a directory", root, own, src);
     } else if (st.st_mode & 022) {
         snprintf(fix, sizeof(fix), "chmod go-w %s", root);
         dr_add(r, "store", DR_FAIL, EXIT_STORE, fix,

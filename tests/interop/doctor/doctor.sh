@@ -150,6 +150,22 @@ if [ "$EDGEKEY_TEST_MODE" = direct ]; then
     detail store | grep -q "not writable by you" || fail "unwritable store: $(detail store)"
 fi
 
+# --- device node (direct mode: a node of our own, in $T) ---------------------------
+if [ "$EDGEKEY_TEST_MODE" = direct ]; then
+    dr_case "device node missing" device fail 4 "EDGEKEY_TCTI=device:$T/no-tpm"
+    detail device | grep -q "does not exist" || fail "missing node: $(detail device)"
+    # A character device nobody may open (the numbers of /dev/null: harmless).
+    mknod -m 0600 "$T/tpm-locked" c 1 3
+    chmod 0711 "$T"
+    dr_case "device node not accessible" device fail 4 "EDGEKEY_TCTI=device:$T/tpm-locked" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups
+    chmod 0700 "$T"
+    detail device | grep -q "root:root mode 0600) cannot be opened read-write by you" ||
+        fail "locked node: $(detail device)"
+    fixof device | grep -q "udev" || fail "locked node: fix $(fixof device)"
+    rm -f "$T/tpm-locked"
+fi
+
 # --- clock -------------------------------------------------------------------------
 if command -v faketime >/dev/null; then
     dr_case "clock before the build" clock fail 7 \
