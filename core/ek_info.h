@@ -78,7 +78,7 @@ typedef enum ek_tpm_state {
 typedef struct ek_tpm_health {
     ek_tpm_state state;
     char tcti[512];     /* the TCTI string in use, the empty default resolved where core does */
-    char tcti_name[64]; /* its library part: "device", "tabrmd", "swtpm", ... ("" = loader default) */
+    char tcti_name[64]; /* library part: "device", "tabrmd", "swtpm" ("" = loader default) */
     bool exclusive;     /* no resource manager: one process at a time (valid when UP) */
     uint32_t rc;        /* TSS2_RC of the failed step, 0 when UP */
     char detail[512];   /* the failed step and the decoded rc */
