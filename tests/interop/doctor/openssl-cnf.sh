@@ -70,6 +70,24 @@ grep -q "^+.include $dropin" "$T/out" || fail "no diff shown"
 cmp -s "$stock" "$T/fix.cnf" || fail "written without --yes"
 grep -q "not applied" "$T/err" || fail "no 'not applied' message"
 pass "--fix-openssl-cnf without --yes: diff shown, nothing written, exit 1"
+# On a terminal it asks; 'n' writes nothing, 'y' writes (script(1) gives it a pty).
+if command -v script >/dev/null; then
+    cp "$stock" "$T/tty.cnf"
+    printf 'n\n' | script -qec "edgekey doctor --fix-openssl-cnf '$T/tty.cnf'" /dev/null \
+        >"$T/tty.out" 2>&1 && fail "answer n: exit 0"
+    grep -q "Apply this change" "$T/tty.out" || fail "no question on the terminal"
+    cmp -s "$stock" "$T/tty.cnf" || fail "answer n: the file was written"
+    printf 'y\n' | script -qec "edgekey doctor --fix-openssl-cnf '$T/tty.cnf'" /dev/null \
+        >"$T/tty.out" 2>&1 || { cat "$T/tty.out"; fail "answer y: failed"; }
+    [ "$(tail -n1 "$T/tty.cnf")" = ".include $dropin" ] || fail "answer y: not written"
+    pass "on a terminal: 'n' writes nothing, 'y' applies"
+fi
+cp "$stock" "$T/json.cnf"
+ok edgekey doctor --fix-openssl-cnf "$T/json.cnf" --yes --json
+json_ok "$T/out"
+[ "$(jq_ "$T/out" "d['result']")" = applied ] || fail "--json result: $(cat "$T/out")"
+[ "$(jq_ "$T/out" "d['backup']")" = "$T/json.cnf.edgekey-bak" ] || fail "--json backup"
+pass "--json: result applied, backup named"
 ln -s fix.cnf "$T/link.cnf"
 ok edgekey doctor --fix-openssl-cnf "$T/link.cnf" --yes
 [ -L "$T/link.cnf" ] || fail "the link was replaced"
