@@ -26,8 +26,11 @@ static void connect_failed(ek_tpm_health *out)
             out->state = EK_TPM_NO_TCTI;
         Tss2_TctiLdr_FreeInfo(&info);
     }
-    snprintf(out->detail, sizeof(out->detail), "%s: %s",
-             tcti_step ? "TCTI initialisation" : "ESYS initialisation", Tss2_RC_Decode(rc));
+    if (rc == TSS2_RC_SUCCESS) /* refused before connecting (a forked tabrmd child) */
+        snprintf(out->detail, sizeof(out->detail), "%s", ek_last_error());
+    else
+        snprintf(out->detail, sizeof(out->detail), "%s: %s",
+                 tcti_step ? "TCTI initialisation" : "ESYS initialisation", Tss2_RC_Decode(rc));
 }
 
 static ek_tpm_state state_of(TSS2_RC rc)
@@ -51,13 +54,14 @@ ek_rc ek_tpm_health_check(ek_tpm_health *out)
     ek_rc r = ek_tpm_lock(NULL);
     snprintf(out->tcti, sizeof(out->tcti), "%s", ek_tpm_tcti());
     ek_tcti_name(out->tcti, out->tcti_name, sizeof(out->tcti_name));
-    if (r != EK_OK) {
-        if (r == EK_ERR_CONNECT)
-            connect_failed(out);
-        else
-            snprintf(out->detail, sizeof(out->detail), "%s", ek_last_error());
-        ek_clear_error();
-        return r == EK_ERR_CONNECT ? EK_OK : r;
+    if (r == EK_ERR_CONNECT) {
+        connect_failed(out);
+        ek_clear_error(); /* reported in out, not as a failure of this call */
+        return EK_OK;
+    }
+    if (r != EK_OK) { /* the message stays for the caller */
+        snprintf(out->detail, sizeof(out->detail), "%s", ek_last_error());
+        return r;
     }
     out->exclusive = ek_tpm_exclusive();
     TPMS_CAPABILITY_DATA *cd = NULL;

@@ -298,6 +298,7 @@ static ek_rc do_connect(void)
     if (rc)
         return connect_fail(rc, "ESYS initialisation");
     conn.pid = getpid();
+    conn_fail_rc = TSS2_RC_SUCCESS;
     conn.broken = conn.stale = false;
     conn.exclusive = tcti_exclusive(ek_tcti_conf) &&
                      (ek_tcti_conf[0] || access("/dev/tpmrm0", R_OK | W_OK) != 0);

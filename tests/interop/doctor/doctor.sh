@@ -86,6 +86,11 @@ fixof tcti | grep -q "swtpm socket" || fail "TPM down: fix does not say how to s
 dr_case "misspelled TCTI" tcti fail 4 "EDGEKEY_TCTI=swtmp:host=127.0.0.1,port=$EDGEKEY_SWTPM_PORT"
 detail tcti | grep -q "no TCTI library named 'swtmp'" || fail "misspelled TCTI: $(detail tcti)"
 detail tcti | grep -q "environment EDGEKEY_TCTI" || fail "misspelled TCTI: source not named"
+echo "tcti = swtmp:host=127.0.0.1,port=$EDGEKEY_SWTPM_PORT" >"$T/typo.conf"
+dr_case "misspelled TCTI in the configuration file" tcti fail 4 "EDGEKEY_CONF=$T/typo.conf" \
+    env -u EDGEKEY_TCTI
+detail tcti | grep -q "file $T/typo.conf" || fail "TCTI from a file: source not named: $(detail tcti)"
+fixof tcti | grep -q "device:/dev/tpmrm0" || fail "misspelled TCTI: fix names no valid TCTI"
 
 bare_swtpm() { # FLAGS... -> $bare_tcti; a second swtpm of our own
     local d=$T/bare.$RANDOM p
