@@ -51,7 +51,7 @@ stop_page_daemons() {
 }
 trap 'stop_page_daemons; ek_cleanup_bg' EXIT
 
-cd "$T/work"
+cd "$T/work" || fail "cannot enter $T/work"
 rc=0
 env -u EDGEKEY_TCTI -u EDGEKEY_STORE HOME="$T/home" PATH="$EDGEKEY_BUILD/cli:$PATH" \
     bash -c 'set -eo pipefail; trap "jobs -p | xargs -r kill 2>/dev/null || true" EXIT; set -x; . "$1"' \
