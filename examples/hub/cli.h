@@ -20,6 +20,7 @@ int cli_cert(const cli_opts *o, int argc, char **argv);
 int cli_revoke(const cli_opts *o, int argc, char **argv);
 int cli_crl(const cli_opts *o, int argc, char **argv);
 int cli_send(const cli_opts *o, int argc, char **argv);
+int cli_doctor(const cli_opts *o, int argc, char **argv);
 
 /* cli_args.c: check argv (argv[0] = the command) against the command's
  * grammar. Returns -1 when the command should run (o->json / o->conf

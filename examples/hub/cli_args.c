@@ -19,6 +19,9 @@ static const cmd_spec specs[] = {
      "init [--ca-key tpm|file] [--hub-key tpm|file]   CA, hub key + certificate, broker config"},
     {"serve", NULL, "", "",
      "serve                                          HTTPS API + MQTT service"},
+    {"doctor", NULL, "", "",
+     "doctor                                         check config, registry, CA, broker, CRL, "
+     "hub cert"},
     {"product", "add", "--product-key --key-types --validity-days", "--no-dynamic",
      "product add [--product-key PK] [--key-types rsa,ec] [--validity-days N] [--no-dynamic]"},
     {"product", "list", "", "", "product list"},

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"init", cli_init},     {"serve", cli_serve}, {"product", cli_product},
         {"device", cli_device}, {"cert", cli_cert},   {"revoke", cli_revoke},
-        {"crl", cli_crl},       {"send", cli_send},
+        {"crl", cli_crl},       {"send", cli_send},   {"doctor", cli_doctor},
     };
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         if (strcmp(cmd, cmds[k].name) == 0)

@@ -42,8 +42,8 @@ pass "--json: a usage error is a JSON object with error=usage"
 
 # --help on every command: usage on stdout, exit 0, and the command does not
 # run (init --help must not create the state directory of a new config).
-"$HUB_BIN" --help | grep -q "device list" || fail "edgekey-hub --help"
-for cmd in init serve "product add" "product list" "device add" "device list" \
+"$HUB_BIN" --help | grep -q "doctor" || fail "edgekey-hub --help"
+for cmd in init serve doctor "product add" "product list" "device add" "device list" \
     "device show" "device reset" "cert list" revoke crl send device product; do
     # shellcheck disable=SC2086
     out=$("$HUB_BIN" --config "$T/new.conf" $cmd --help) || fail "$cmd --help: exit $?"

@@ -2,7 +2,7 @@
 # Issue 11, item 8: `edgekey-hub init` with TPM keys and no edgekey CLI on
 # PATH (built, not installed) uses the CLI it was built with (beside it in
 # the build tree): the hub key gets its pkcs11: URI (hub/hub.uri), `serve`
-# answers over TLS with the TPM key. A CLI that cannot be
+# answers over TLS with the TPM key and doctor passes. A CLI that cannot be
 # found is refused at init, naming the fix, and leaves no half-made key.
 . "$(dirname "$0")/lib.sh"
 [ -f "$EDGEKEY_BUILD/provider/edgekey.so" ] || fail "provider not built"
@@ -28,7 +28,13 @@ curl -sS --cacert "$CA" -o "$T/crl.pem" -w '%{http_code}' "$API/api/v1/crl.pem" 
 [ "$(cat "$T/code")" = 200 ] || fail "API answered $(cat "$T/code")"
 grep -q "API key .* is not a software PEM key" "$T/serve.log" && fail "serve refused the key"
 pass "serve answers over TLS with the TPM hub key (HTTP 200)"
-hub_stop
+hub_stop   # a direct TCTI serves one process at a time: doctor loads the keys next
+
+hub --json doctor >"$T/doctor.json" || fail "doctor on the TPM hub: $(cat "$T/doctor.json")"
+jq -e '.ok and ([.checks[] | select(.check == "ca-key" or .check == "hub-key") |
+    select(.status == "pass")] | length == 2)' "$T/doctor.json" >/dev/null ||
+    fail "doctor: TPM keys not checked: $(cat "$T/doctor.json")"
+pass "doctor: the TPM CA key and hub key load and match their certificates"
 
 # The CLI named by EDGEKEY_HUB_CLI does not exist: refused, with the fix.
 HUB_DIR=$T/hub2
