@@ -8,6 +8,10 @@
 # gives a fix; where the fix is a command it is run and the check passes.
 . "$(dirname "$0")/lib.sh"
 command -v faketime >/dev/null || fail "faketime not installed (scripts/deps)"
+# The CRLs and certificates are crafted with software keys only: the stock
+# openssl, not common.sh's ASan wrapper (libfaketime with the preloaded ASan
+# runtime hangs openssl at start-up).
+OSSL=$(type -P -a openssl | grep -v /asan-bin/ | head -1)
 
 # doctor_json: runs `doctor --json`, sets DRC (exit status); output in $T/d.json
 doctor_json() {
@@ -109,7 +113,7 @@ all_pass "restored"
 # CRL stale: one made 10 days ago (7-day validity) by the same CA key.
 touch "$T/index.txt"
 printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ndefault_md = sha256\n' "$T" >"$T/ca.cnf"
-faketime -f '-10d' openssl ca -config "$T/ca.cnf" -gencrl -keyfile "$HUB_DIR/ca/issuing.key" \
+faketime -f '-10d' "$OSSL" ca -config "$T/ca.cnf" -gencrl -keyfile "$HUB_DIR/ca/issuing.key" \
     -cert "$HUB_DIR/ca/issuing.pem" -crldays 7 -out "$HUB_DIR/ca/crl.pem" 2>"$T/ca.err" ||
     fail "making an old CRL: $(cat "$T/ca.err")"
 expect crl fail "stale: nextUpdate passed 2d 23h ago|stale: nextUpdate passed 3d 0h ago" "CRL stale"
@@ -117,7 +121,7 @@ grep -q " crl" <<<"$(field crl fix)" || fail "CRL fix is not 'edgekey-hub crl'"
 hub crl >/dev/null || fail "the CRL fix"
 expect crl pass "fresh: nextUpdate in (6d 23h|7d 0h)" "after the fix (edgekey-hub crl)"
 # A CRL signed by another key (the root's) is not the issuing CA's.
-openssl ca -config "$T/ca.cnf" -gencrl -keyfile "$HUB_DIR/ca/root.key" \
+"$OSSL" ca -config "$T/ca.cnf" -gencrl -keyfile "$HUB_DIR/ca/root.key" \
     -cert "$HUB_DIR/ca/root.pem" -crldays 7 -out "$HUB_DIR/ca/crl.pem" 2>/dev/null ||
     fail "making a foreign CRL"
 expect crl fail "not signed by the issuing CA" "CRL signed by another key"
@@ -126,7 +130,7 @@ hub crl >/dev/null || fail "CRL again"
 # Hub certificate: 10 days left (warn, exit 0), then expired (fail).
 cp "$HUB_DIR/hub/hub.pem" "$T/hub.pem.good"
 hubcert() {
-    faketime -f "$1" openssl x509 -req -in "$HUB_DIR/hub/hub.csr" -CA "$HUB_DIR/ca/issuing.pem" \
+    faketime -f "$1" "$OSSL" x509 -req -in "$HUB_DIR/hub/hub.csr" -CA "$HUB_DIR/ca/issuing.pem" \
         -CAkey "$HUB_DIR/ca/issuing.key" -set_serial "0x$RANDOM$RANDOM" -days "$2" \
         -out "$HUB_DIR/hub/hub.pem" 2>"$T/x509.err" || fail "making a hub cert: $(cat "$T/x509.err")"
 }
