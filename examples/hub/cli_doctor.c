@@ -15,7 +15,7 @@ static bool check_config(const cli_opts *o, hub_config *cfg, doc_report *rep)
 {
     if (hub_config_load(o->conf, cfg) != 0) {
         doc_fix(doc_add(rep, "config", DOC_FAIL, "%s", hub_err()),
-                "create the file or name it with --config FILE (keys: docs/hub-cli.md)");
+                "create the file or name it with --config FILE (keys: docs/hub-api.md)");
         return false;
     }
     struct stat st;

@@ -150,7 +150,7 @@ int hub_config_load(const char *path, hub_config *cfg)
          * surface later as a registry or CA error far from its cause. */
         if (errno == ENOENT)
             return hub_fail("config file %s does not exist; create it (at least 'dir = "
-                            "/var/lib/edgekey-hub'; keys in docs/hub-cli.md) or name yours "
+                            "/var/lib/edgekey-hub'; keys in docs/hub-api.md) or name yours "
                             "with --config FILE or EDGEKEY_HUB_CONF",
                             path);
         return hub_fail("config file %s cannot be read: %s; check its owner and mode (the hub "
