@@ -96,6 +96,11 @@ function Pandoc(doc)
   doc.blocks = blocks
   return doc:walk({
     Table = to_deflist,
+    -- a pipe escaped for a markdown table cell ("tpm\|file") reads as a plain pipe
+    Code = function(c)
+      c.text = c.text:gsub("\\|", "|")
+      return c
+    end,
     Link = function(l)
       if not l.target:match("^%a+:") then
         return l.content
