@@ -78,9 +78,11 @@ int hub_tpm_keygen(const char *label, const char *path, char *uri, size_t urisiz
             return hub_fail("edgekey export-ref %s --out %s failed (exit %d)", uri, path, rc);
         return 0;
     }
-    char *const gp[] = {"openssl", "genpkey",    "-provider", "edgekey",  "-provider",
-                        "default", "-algorithm", "EC",        "-pkeyopt", "group:P-256",
-                        "-out",    (char *)path, NULL};
+    /* edgekey loads only after default; the property query picks it. */
+    char *const gp[] = {"openssl",    "genpkey",    "-provider",  "default",
+                        "-provider",  "edgekey",    "-propquery", "provider=edgekey",
+                        "-algorithm", "EC",         "-pkeyopt",   "group:P-256",
+                        "-out",       (char *)path, NULL};
     int rc = hub_run(gp, NULL, 0);
     if (rc != 0)
         return hub_fail("TPM key %s: openssl genpkey -provider edgekey failed (exit %d); is "
