@@ -20,6 +20,11 @@ pki=$T/pki
 ek_pki_ca "$pki"
 ek_pki_issue "$pki" server localhost "" server
 ek_pki_issue "$pki" swclient swclient "" client
+# An RSA server too: with edgekey first (before this refusal), a P-256 TPM
+# client key against it ended in alert 47 (the server's "wrong curve").
+openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/rsasrv.key" -subj /CN=localhost \
+    -out "$pki/rsasrv.csr" 2>/dev/null || fail "RSA server key"
+ek_pki_sign_csr "$pki" "$pki/rsasrv.csr" "$pki/rsasrv.pem" server
 for a in rsa ec; do
     if [ $a = rsa ]; then alg=(-algorithm RSA -pkeyopt bits:2048); else alg=(-algorithm EC -pkeyopt group:P-256); fi
     openssl genpkey "${EK_PROV_GEN[@]}" "${alg[@]}" -out "$T/$a.key" || fail "genpkey $a"
@@ -83,13 +88,15 @@ tpm_client() {
         pass "$label: refused when edgekey loads"
         return
     fi
-    handshake "$label" -cert "$pki/server.pem" -key "$pki/server.key" \
-        -client_sigalgs "$(sigalgs "$s")" "$v" -- \
-        "${P[@]}" -cert "$T/$a-client.pem" -key "$T/$a.key" "$v" ||
-        { cat "$T/cli.out" "$T/srv.out"; fail "$label: handshake failed"; }
-    [[ $(peer_sig client) =~ :\ ($(peer_type "$s"))$ ]] ||
-        { cat "$T/cli.out"; fail "$label: the client did not sign with $(peer_type "$s")"; }
-    check "$label" "$v" "tpm$a" localhost
+    for srv in server rsasrv; do
+        handshake "$label" -cert "$pki/$srv.pem" -key "$pki/$srv.key" \
+            -client_sigalgs "$(sigalgs "$s")" "$v" -- \
+            "${P[@]}" -cert "$T/$a-client.pem" -key "$T/$a.key" "$v" ||
+            { cat "$T/cli.out" "$T/srv.out"; fail "$label ($srv): handshake failed"; }
+        [[ $(peer_sig client) =~ :\ ($(peer_type "$s"))$ ]] ||
+            { cat "$T/cli.out"; fail "$label: the client did not sign with $(peer_type "$s")"; }
+        check "$label, $srv certificate" "$v" "tpm$a" localhost
+    done
 }
 
 tpm_server() {
