@@ -31,7 +31,9 @@ void dr_check_provider(dr_report *r)
     const char *dir = env && *env ? env : OPENSSL_info(OPENSSL_INFO_MODULES_DIR);
     const char *src = env && *env ? "OPENSSL_MODULES" : "OpenSSL's MODULESDIR";
     OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
-    OSSL_PROVIDER *p = lc ? OSSL_PROVIDER_load(lc, "edgekey") : NULL;
+    /* edgekey loads only after default (provider/order.c), as in any working set-up. */
+    OSSL_PROVIDER *def = lc ? OSSL_PROVIDER_load(lc, "default") : NULL;
+    OSSL_PROVIDER *p = def ? OSSL_PROVIDER_load(lc, "edgekey") : NULL;
     if (p == NULL) {
         char err[600], fix[700];
         ossl_err(err, sizeof(err));
@@ -51,6 +53,8 @@ void dr_check_provider(dr_report *r)
         dr_add(r, "provider", DR_OK, 0, NULL, "OpenSSL loads 'edgekey' from %s (%s)", dir, src);
         OSSL_PROVIDER_unload(p);
     }
+    if (def)
+        OSSL_PROVIDER_unload(def);
     OSSL_LIB_CTX_free(lc);
 }
 
@@ -99,8 +103,8 @@ static void check_order(dr_report *r, const char *file, const char **names, int 
         dr_add(r, "openssl-cnf", DR_FAIL, EXIT_OTHER,
                "in its providers section list 'default' before 'edgekey' (docs/provider.md, "
                "\"Provider order\")",
-               "%s activates edgekey before default: every RSA/EC key generation goes to the "
-               "TPM and TLS loses the P-256/P-384 groups",
+               "%s activates edgekey before default: edgekey refuses to load in that order "
+               "(TLS would lose the P-256/P-384 groups)",
                file);
     } else {
         dr_add(r, "openssl-cnf", DR_OK, 0, NULL, "%s activates default, then edgekey", file);
