@@ -70,3 +70,23 @@ expect_rc 5 edgekey csr --key "$uri" --subject /CN=guarded --auth-file "$T/wrong
 ! grep -q Zq9notit "$T/out" "$T/err" || fail "the wrong auth value appears in the message"
 pass "auth key: right auth signs, wrong auth exits 5: $(cat "$T/err")"
 no_leftovers
+
+# Every algorithm the TPM lacks is refused as unsupported (exit 7), not as
+# a TPM failure (exit 4); every one it has works (swtpm has no RSA-4096).
+ok edgekey --json info --no-probe
+cp "$T/out" "$T/info.json"
+algs=",$(jq_ "$T/info.json" '",".join(d["tpm"]["algorithms"])'),"
+for alg in rsa2048 rsa3072 rsa4096 ec-p256 ec-p384; do
+    case $algs in
+    *",$alg,"*)
+        ok edgekey keygen --label "has-$alg" --alg "$alg"
+        ok edgekey delete "pkcs11:token=edge;object=has-$alg" ;;
+    *)
+        expect_rc 7 edgekey keygen --label "lacks-$alg" --alg "$alg"
+        grep -qF "$alg keys are unsupported by this TPM" "$T/err" || fail "$alg: $(cat "$T/err")"
+        grep -qF "edgekey info" "$T/err" || fail "$alg: no pointer to edgekey info: $(cat "$T/err")"
+        echo "  $alg: $(cat "$T/err")" ;;
+    esac
+done
+pass "algorithms: the TPM's ($algs) work, the others exit 7 'unsupported by this TPM'"
+no_leftovers
