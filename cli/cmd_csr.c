@@ -326,6 +326,10 @@ int cmd_csr(cli_ctx *ctx, int argc, char **argv)
         return out_usage(ctx, "csr", "unexpected argument '%s'", argv[optind]);
     if (o.key == NULL || o.subject == NULL)
         return out_usage(ctx, "csr", "--key ADDR and --subject /.../CN=... are required");
+    if ((o.auth || o.auth_file) && cli_address_has_pin(o.key))
+        return out_usage(ctx, "csr",
+                         "the key's URI carries a pin-value and --auth/--auth-file gives "
+                         "another value; give it once (drop pin-value= or the option)");
     if (o.san_too_long)
         return out_usage(ctx, "csr", "the --san values are longer than %zu bytes", sizeof(o.san));
 
@@ -340,13 +344,8 @@ int cmd_csr(cli_ctx *ctx, int argc, char **argv)
         alg = ek_key_public(key)->alg;
         rc = pick_md(o.md, ek_key_public(key), &md);
     }
-    if (rc == EK_OK && (o.auth || o.auth_file || ek_key_needs_auth(key))) {
-        /* A stored key may belong to a PIN token: then the PIN is asked for. */
-        ek_store_obj obj;
-        bool stored = cli_resolve(o.key, &obj) == EK_OK;
-        ek_clear_error();
-        rc = cli_auth_apply(key, o.auth, o.auth_file, stored ? &obj : NULL);
-    }
+    if (rc == EK_OK)
+        rc = cli_auth_for(key, o.key, o.auth, o.auth_file);
     if (rc == EK_OK)
         rc = build_req(&o, key, md, &req);
     if (rc == EK_OK)
