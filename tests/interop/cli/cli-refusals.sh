@@ -90,3 +90,25 @@ for alg in rsa2048 rsa3072 rsa4096 ec-p256 ec-p384; do
 done
 pass "algorithms: the TPM's ($algs) work, the others exit 7 'unsupported by this TPM'"
 no_leftovers
+
+# --alg spellings (issue 11, item 7): usual ones in any case are taken and
+# the name they became is reported, never silently; others exit 1 listing
+# the names.
+ok edgekey keygen --label spelled --alg RSA-2048
+grep -qF "(--alg RSA-2048 read as rsa2048)" "$T/err" || fail "RSA-2048 not named: $(cat "$T/err")"
+ok edgekey --json keygen --label spelled-json --alg rsa:3072
+[ "$(jq_ "$T/out" 'd["alg"]')" = rsa3072 ] || fail "rsa:3072: alg $(jq_ "$T/out" 'd["alg"]')"
+ok edgekey keygen --label spelled-ec --alg P-256
+grep -qF "created ec-p256 key 'spelled-ec'" "$T/err" && grep -qF "read as ec-p256" "$T/err" ||
+    fail "P-256: $(cat "$T/err")"
+ok edgekey keygen --label plain-name --alg ec-p256
+! grep -q "read as" "$T/err" || fail "canonical name reported as respelled: $(cat "$T/err")"
+for bad in rsa_2048 ec-p521 "rsa 2048" RSA-; do
+    expect_rc 1 edgekey keygen --label bad --alg "$bad"
+    grep -qF "use one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384" "$T/err" ||
+        fail "--alg '$bad': $(cat "$T/err")"
+done
+expect_rc 7 edgekey keygen --label bad --alg RSA-2049
+pass "--alg: RSA-2048 and P-256 are read as rsa2048/ec-p256 and say so; rsa_2048, ec-p521 exit 1"
+for l in spelled spelled-json spelled-ec plain-name; do ok edgekey delete "pkcs11:token=edge;object=$l"; done
+no_leftovers
