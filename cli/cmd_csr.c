@@ -294,9 +294,11 @@ static int report(const cli_ctx *ctx, const struct csr_opts *o, X509_REQ *req, e
     if (o->out == NULL && !ctx->json)
         return EXIT_OK; /* the PEM on stdout is the output */
     char *subject = cli_name_str(X509_REQ_get_subject_name(req));
-    json_t *res = json_pack("{s:o,s:o,s:s,s:o}", "key", out_str(o->key), "subject",
-                            out_str(subject), "signature", OBJ_nid2ln(sig_nid(alg, md)), "out",
-                            o->out ? out_str(o->out) : json_null());
+    char shown[1100]; /* the key's URI without its pin-value */
+    json_t *res =
+        json_pack("{s:o,s:o,s:s,s:o}", "key", out_str(ek_addr_masked(o->key, shown, sizeof(shown))),
+                  "subject", out_str(subject), "signature", OBJ_nid2ln(sig_nid(alg, md)), "out",
+                  o->out ? out_str(o->out) : json_null());
     free(subject);
     if (res && ctx->json)
         json_object_set_new(res, "pem", json_string(pem));

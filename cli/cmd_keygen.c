@@ -180,8 +180,8 @@ static int report(const cli_ctx *ctx, const struct keygen_opts *o, const ek_keyg
     char read_as[96] = "";
     if (strcmp(o->alg, alg) != 0)
         snprintf(read_as, sizeof(read_as), " (--alg %.40s read as %s)", o->alg, alg);
-    fprintf(stderr, "edgekey: created %s key '%s' in token '%s'%s%s\n", alg, obj->label,
-            obj->token, read_as, o->auth || o->auth_file ? " (auth value set)" : "");
+    fprintf(stderr, "edgekey: created %s key '%s' in token '%s'%s%s\n", alg, obj->label, obj->token,
+            read_as, o->auth || o->auth_file ? " (auth value set)" : "");
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_STORE;
 }
 
