@@ -57,7 +57,20 @@ for c in info keygen csr cert list delete export-ref; do
     ok edgekey "$c" --help
     grep -q "usage: edgekey $c" "$T/out" || fail "$c --help"
 done
-pass "usage errors exit 1; every command has --help"
+ok edgekey --version
+grep -qE "^edgekey [0-9]+\.[0-9]+" "$T/out" || fail "--version: $(cat "$T/out")"
+ok edgekey --help
+grep -q "^usage: edgekey" "$T/out" || fail "--help"
+for c in token cert; do
+    ok edgekey "$c" --help
+    grep -q "usage: edgekey $c" "$T/out" || fail "$c --help"
+done
+for bad in "frobnicate" "--bogus" "list --bogus" "token frob" "cert frob" "list extra"; do
+    # shellcheck disable=SC2086
+    expect_rc 1 edgekey $bad
+    grep -q -- "--help" "$T/err" || fail "'edgekey $bad' does not point at --help: $(cat "$T/err")"
+done
+pass "usage errors exit 1 (docs/cli.md) with a pointer to --help; every command has --help; --version"
 
 # A key with an auth value: the right one signs, a wrong one exits 5.
 EDGEKEY_KEY_AUTH=s3cret ok edgekey keygen --label guarded --alg ec-p256 --auth
