@@ -31,6 +31,16 @@ const char *ek_tcti_target(const char *conf)
     return strncmp(conf, "pcap:", 5) == 0 ? conf + 5 : conf; /* wraps another TCTI */
 }
 
+void ek_tcti_name(const char *conf, char *out, size_t size)
+{
+    conf = ek_tcti_target(conf);
+    size_t n = strcspn(conf, ":");
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, conf, n);
+    out[n] = '\0';
+}
+
 bool ek_tcti_exclusive(const char *conf)
 {
     conf = ek_tcti_target(conf);

@@ -184,8 +184,20 @@ static void install_fork_handlers(void)
         ek_log(EK_LOG_WARN, "no exit handler: an exclusive TPM keeps our objects after exit");
 }
 
+/* The last failed connect, for ek_tpm_health (doctor): which step, what rc. */
+static TSS2_RC conn_fail_rc;
+static bool conn_fail_tcti;
+
+TSS2_RC ek_tpm_connect_error(bool *tcti_step)
+{
+    *tcti_step = conn_fail_tcti;
+    return conn_fail_rc;
+}
+
 static ek_rc connect_fail(TSS2_RC rc, const char *step)
 {
+    conn_fail_rc = rc;
+    conn_fail_tcti = strcmp(step, "TCTI initialisation") == 0;
     ek_rc r = ek_tcti_load_error(rc, ek_tcti_conf, step);
     if (conn.esys)
         Esys_Finalize(&conn.esys);
@@ -227,8 +239,10 @@ static ek_rc do_connect(void)
         return ek_error(EK_ERR_INVALID, "%s", ek_last_error());
     quiet_tss2_log();
     ek_rc chosen = ek_tcti_choose(cfg->tcti, ek_tcti_conf, sizeof(ek_tcti_conf));
-    if (chosen != EK_OK)
+    if (chosen != EK_OK) {
+        conn_fail_rc = TSS2_RC_SUCCESS; /* refused before the loader: the message says why */
         return chosen;
+    }
     bool gdbus = ek_tcti_gdbus(ek_tcti_conf) || !ek_tcti_conf[0];
     if (gdbus && gdbus_pid && gdbus_pid != getpid())
         return refuse_gdbus_child();
@@ -241,6 +255,7 @@ static ek_rc do_connect(void)
     if (rc)
         return connect_fail(rc, "ESYS initialisation");
     conn.pid = getpid();
+    conn_fail_rc = TSS2_RC_SUCCESS;
     conn.broken = conn.stale = false;
     conn.exclusive = !ek_tcti_conf[0] || ek_tcti_exclusive(ek_tcti_conf); /* default: unknown */
     conn.gdbus = gdbus;

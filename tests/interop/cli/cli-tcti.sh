@@ -27,6 +27,12 @@ else
     expect_rc 4 env -u EDGEKEY_TCTI edgekey --json info --no-probe
     json_ok "$T/out"
     pass "no TCTI: exit 4, what was tried and how to set it, no GLib noise: $(cat "$T/err")"
+    run env -u EDGEKEY_TCTI edgekey doctor
+    [ "$rc" != 0 ] || fail "doctor without a TCTI passed"
+    grep -q "^FAIL  tcti .*no TCTI .*no TPM connection configured" "$T/out" ||
+        fail "doctor without a TCTI: $(cat "$T/out" "$T/err")"
+    no_glib "doctor, no TCTI"
+    pass "doctor without a TCTI: tcti FAIL naming what was tried"
 fi
 
 # 2. A misspelled TCTI name: the installed names, and the fix.
