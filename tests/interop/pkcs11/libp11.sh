@@ -147,7 +147,7 @@ out=$(eng openssl req -new -engine pkcs11 -keyform engine -key "$u_pin" \
     -subj /CN=pin-client -out "$T/pin.csr" 2>&1) && fail "a PIN login with libp11 as the default ENGINE worked: the documented limit is gone, update docs/pkcs11.md"
 echo "$out" | grep -q "default ENGINE" ||
     { echo "$out"; fail "the refused PIN login does not name the default ENGINE"; }
-openssl req -new -provider edgekey -provider default -key "$u_pin" -subj /CN=pin-client \
+openssl req -new -provider default -provider edgekey -key "$u_pin" -subj /CN=pin-client \
     -out "$T/pin.csr" 2>"$T/pin.err" || { cat "$T/pin.err"; fail "provider CSR with the PIN token key"; }
 openssl req -in "$T/pin.csr" -verify -noout 2>/dev/null || fail "PIN token CSR does not verify"
 pass "libp11 engine as the default + PIN login: refused with a clear message (documented limit); the provider signs with the same key"
