@@ -30,8 +30,6 @@ for want in "names pkcs11:token=edge;object=k1;type=private" "no longer in the e
 done
 [ "$(grep -c 'key reference file' "$T/err")" = 1 ] || fail "message not exactly once: $(cat "$T/err")"
 pass "openssl pkey on the reference file of a deleted key: $(grep 'key reference' "$T/err")"
-run openssl pkey -in "$T/k1.ref" "${EK_PROV_FIRST[@]}" -pubout
-grep -qF "no longer in the edgekey store" "$T/err" || fail "edgekey first: $(cat "$T/err")"
 
 # 2. The edgekey commands on the same file.
 for cmd in "csr --subject /CN=x --key" "export-ref" "cert show"; do
