@@ -10,7 +10,7 @@
 
 static const char *tcti_shown(const ek_tpm_health *h)
 {
-    return h->tcti[0] ? h->tcti : "(TCTI loader default: tabrmd, /dev/tpmrm0, /dev/tpm0)";
+    return h->tcti[0] ? h->tcti : "(tpm2-tss default: libtss2-tcti-default.so)";
 }
 
 static bool is_sim(const ek_tpm_health *h)
@@ -52,6 +52,11 @@ static void check_tcti(dr_report *r, const ek_tpm_health *h, const char *src)
                h->tcti_name, h->detail);
         return;
     case EK_TPM_UNREACHABLE:
+        if (!h->tcti[0] && h->rc == 0) { /* core found nothing to try (core/tpm/tcti.c) */
+            dr_add(r, "tcti", DR_FAIL, EXIT_TPM, unreachable_fix(h), "no TCTI (%s): %s", src,
+                   h->detail);
+            return;
+        }
         dr_add(r, "tcti", DR_FAIL, EXIT_TPM, unreachable_fix(h),
                "TCTI \"%s\" (%s) loads, but no TPM answers behind it (%s)", tcti_shown(h), src,
                h->detail);

@@ -58,9 +58,23 @@ bool ek_tpm_exclusive(void);          /* lock held: no resource manager in betwe
  * constructor): talk = flush its TPM objects first. At most 4. */
 typedef void (*ek_tpm_drop_fn)(bool talk);
 void ek_tpm_on_drop(ek_tpm_drop_fn fn);
+/* ---- tcti.c: TCTI strings (the one place that reads them), pure ---- */
 /* The TCTI a configuration string reaches: "pcap:X" (tpm2-tss's capture
- * wrapper) reaches X. The one place that reads TCTI strings is tpm.c. */
+ * wrapper) reaches X. */
 const char *ek_tcti_target(const char *conf);
+/* No resource manager in between (swtpm, mssim, /dev/tpm0). */
+bool ek_tcti_exclusive(const char *conf);
+/* tpm2-abrmd's TCTI (GLib D-Bus: not fork-safe). */
+bool ek_tcti_gdbus(const char *conf);
+/* The string to give the loader for a configured one (out = cfg), or for
+ * an empty one: device:/dev/tpmrm0, else device:/dev/tpm0, else "" when a
+ * libtss2-tcti-default.so is installed; otherwise EK_ERR_CONNECT saying
+ * what was tried and how to set the TCTI. */
+ek_rc ek_tcti_choose(const char *cfg, char *out, size_t size);
+bool ek_tcti_default_installed(void);
+/* EK_ERR_CONNECT for a failed TCTI/ESYS initialisation (step) of conf: a
+ * TCTI name that is not installed gets the installed names listed. */
+ek_rc ek_tcti_load_error(TSS2_RC rc, const char *conf, const char *step);
 /* Its TCTI library's name: "swtpm:host=..." -> "swtpm" ("" for the default). */
 void ek_tcti_name(const char *conf, char *out, size_t size);
 /* The connection's ESYS context (lock held, connected). */
