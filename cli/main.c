@@ -30,6 +30,7 @@ static const struct {
     {"export-ref", cmd_export_ref, "write a key reference file for programs that take a key file"},
     {"token", cmd_token,
      "token PINs: init (SO PIN), pin (set/change), list (PIN state), delete, migrate"},
+    {"ek", cmd_ek, "the TPM's endorsement key certificate, its issuer, and --roots verification"},
 };
 
 static void usage(FILE *f)

@@ -16,6 +16,12 @@
 #   EDGEKEY_TEST_MODE  direct | abrmd
 #   EDGEKEY_SWTPM_PORT the swtpm command port (control port is +1)
 #   EDGEKEY_TEST_PORT_BASE  a free base port (+0..+9) for the test's own servers
+#   EDGEKEY_TEST_EK_ROOTS   with EDGEKEY_TEST_EKCERT=1 only: the PEM bundle (root +
+#                      issuing CA) of the test manufacturer CA that signed the EK certificates
+# EDGEKEY_TEST_EKCERT=1 manufactures the TPM first with swtpm_setup --create-ek-cert
+# (RSA-2048 and P-384 EKs persisted, their certificates in NV 0x01c00002 and
+# 0x01c00016), signed by a swtpm-localca whose configuration and CA live in the
+# temp dir: /etc/swtpm-localca.conf and /var/lib/swtpm-localca are never used.
 # Set EDGEKEY_KEEP_TMP=1 to keep the temp dir for a post-mortem.
 set -euo pipefail
 
@@ -50,6 +56,25 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$tmp/tpm" "$tmp/store"
 : >"$tmp/edgekey.conf"
+
+# A TPM with EK certificates from a private test manufacturer CA.
+ek_manufacture() {
+    local ca="$tmp/ekca"
+    mkdir -p "$ca/state"
+    printf 'statedir = %s\nsigningkey = %s\nissuercert = %s\ncertserial = %s\n' \
+        "$ca/state" "$ca/state/signkey.pem" "$ca/state/issuercert.pem" \
+        "$ca/state/certserial" >"$ca/localca.conf"
+    printf -- '--platform-manufacturer edgekey-test\n--platform-version 2.1\n--platform-model swtpm\n' \
+        >"$ca/localca.options"
+    printf 'create_certs_tool = %s\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\nactive_pcr_banks = sha256\n' \
+        "$(command -v swtpm_localca)" "$ca/localca.conf" "$ca/localca.options" >"$ca/setup.conf"
+    TMPDIR="$tmp" swtpm_setup --tpm2 --tpmstate "$tmp/tpm" --create-ek-cert \
+        --config "$ca/setup.conf" --logfile "$ca/setup.log" >/dev/null 2>&1 ||
+        { echo "tpm-env.sh: swtpm_setup --create-ek-cert failed" >&2; cat "$ca/setup.log" >&2; exit 1; }
+    cat "$ca/state/swtpm-localca-rootca-cert.pem" "$ca/state/issuercert.pem" >"$ca/roots.pem"
+    export EDGEKEY_TEST_EK_ROOTS="$ca/roots.pem"
+}
+[ "${EDGEKEY_TEST_EKCERT:-0}" = 1 ] && ek_manufacture
 
 port=$(ek_free_port_pair)
 swtpm socket --tpm2 --tpmstate dir="$tmp/tpm" \
