@@ -138,8 +138,8 @@ static ek_rc activate_locked(ek_key *ak, ek_ek_kind kind, const TPM2B_ID_OBJECT 
     if (r == EK_OK)
         r = ek_tpm_rc(
             Esys_ActivateCredential(ek_tpm_ctx(), ak->tr, ek, aks, sess, ESYS_TR_NONE, c, s, info),
-            "recovering the hub's secret (TPM2_ActivateCredential); the challenge "
-            "was not made for this TPM's EK and this AK");
+            "recovering the hub's secret (TPM2_ActivateCredential: a challenge not "
+            "made for this TPM's EK and this AK is refused)");
     ek_tpm_flush(&sess);
     ek_ek_flush(&ek);
     return r;
