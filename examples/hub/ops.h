@@ -30,6 +30,13 @@ void hub_ctx_close(hub_ctx *ctx);
 /* Device-facing (ops_device.c). *data receives the reply's data object. */
 int hub_op_activate(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
 int hub_op_apply(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
+/* Key attestation, step 1 (ops_attest.c, docs/attestation.md): EK
+ * certificate, EK and AK public areas checked, a credential challenge made. */
+int hub_op_attest_start(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
+/* The product's attestation mode (HUB_ATTEST_*; "required" needs ek_roots). */
+int hub_op_product_attestation(hub_ctx *ctx, const char *pk, int mode, const char **ecode);
+/* Forget the EK a device is bound to (an admin, after a TPM replacement). */
+int hub_op_device_ek_reset(hub_ctx *ctx, const char *dk, const char **ecode);
 int hub_op_renew(hub_ctx *ctx, X509 *client, const json_t *params, json_t **data,
                  const char **ecode);
 int hub_op_revoke_self(hub_ctx *ctx, X509 *client, const json_t *params, json_t **data,
