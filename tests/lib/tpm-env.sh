@@ -58,23 +58,12 @@ mkdir -p "$tmp/tpm" "$tmp/store"
 : >"$tmp/edgekey.conf"
 
 # A TPM with EK certificates from a private test manufacturer CA.
-ek_manufacture() {
-    local ca="$tmp/ekca"
-    mkdir -p "$ca/state"
-    printf 'statedir = %s\nsigningkey = %s\nissuercert = %s\ncertserial = %s\n' \
-        "$ca/state" "$ca/state/signkey.pem" "$ca/state/issuercert.pem" \
-        "$ca/state/certserial" >"$ca/localca.conf"
-    printf -- '--platform-manufacturer edgekey-test\n--platform-version 2.1\n--platform-model swtpm\n' \
-        >"$ca/localca.options"
-    printf 'create_certs_tool = %s\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\nactive_pcr_banks = sha256\n' \
-        "$(command -v swtpm_localca)" "$ca/localca.conf" "$ca/localca.options" >"$ca/setup.conf"
-    TMPDIR="$tmp" swtpm_setup --tpm2 --tpmstate "$tmp/tpm" --create-ek-cert \
-        --config "$ca/setup.conf" --logfile "$ca/setup.log" >/dev/null 2>&1 ||
-        { echo "tpm-env.sh: swtpm_setup --create-ek-cert failed" >&2; cat "$ca/setup.log" >&2; exit 1; }
-    cat "$ca/state/swtpm-localca-rootca-cert.pem" "$ca/state/issuercert.pem" >"$ca/roots.pem"
-    export EDGEKEY_TEST_EK_ROOTS="$ca/roots.pem"
-}
-[ "${EDGEKEY_TEST_EKCERT:-0}" = 1 ] && ek_manufacture
+if [ "${EDGEKEY_TEST_EKCERT:-0}" = 1 ]; then
+    # shellcheck source=../../scripts/lib/ek-manufacture.sh
+    . "$here/../../scripts/lib/ek-manufacture.sh"
+    ek_manufacture "$tmp/tpm" "$tmp/ekca" || exit 1
+    export EDGEKEY_TEST_EK_ROOTS="$EK_ROOTS"
+fi
 
 port=$(ek_free_port_pair)
 swtpm socket --tpm2 --tpmstate dir="$tmp/tpm" \
