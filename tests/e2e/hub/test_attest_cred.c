@@ -157,6 +157,30 @@ static void certify(device *d, ek_key *ak, ek_key *key, const unsigned char *non
     free(s);
 }
 
+/* EDGEKEY_ATTEST_SEED_OUT=FILE: this genuine request as a fuzz seed for
+ * fuzz_attest.c (records [u16 length][bytes]). */
+static void write_seed(const device *d, const TPM2B_ATTEST *att, const TPMT_SIGNATURE *sig)
+{
+    const char *path = getenv("EDGEKEY_ATTEST_SEED_OUT");
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    if (!f)
+        return;
+    unsigned char b[3][sizeof(TPM2B_PUBLIC)], a[sizeof(*att)], s[sizeof(*sig)];
+    size_t n[5] = {0};
+    const TPM2B_PUBLIC *p[3] = {&d->ek, &d->ak, &d->key};
+    for (int i = 0; i < 3; i++)
+        Tss2_MU_TPM2B_PUBLIC_Marshal(p[i], b[i], sizeof(b[i]), &n[i]);
+    Tss2_MU_TPM2B_ATTEST_Marshal(att, a, sizeof(a), &n[3]);
+    Tss2_MU_TPMT_SIGNATURE_Marshal(sig, s, sizeof(s), &n[4]);
+    const unsigned char *all[5] = {b[0], b[1], b[2], a, s};
+    for (int i = 0; i < 5; i++) {
+        unsigned char len[2] = {(unsigned char)(n[i] >> 8), (unsigned char)n[i]};
+        fwrite(len, 1, 2, f);
+        fwrite(all[i], 1, n[i], f);
+    }
+    fclose(f);
+}
+
 static void test_certify(device *d)
 {
     unsigned char nonce[32], other[32];
@@ -168,6 +192,7 @@ static void test_certify(device *d)
     const TPMT_PUBLIC *ak = &d->ak.publicArea, *key = &d->key.publicArea;
     certify(d, d->akk, d->keyk, nonce, &att, &sig);
     EXPECT(hub_att_check_certify(ak, &att, &sig, nonce, 32, key, csr), HUB_ATT_OK);
+    write_seed(d, &att, &sig);
     EXPECT(hub_att_check_certify(ak, &att, &sig, other, 32, key, csr), HUB_ATT_QUOTE);
     EXPECT(hub_att_check_certify(ak, &att, &sig, nonce, 32, key, soft), HUB_ATT_KEY_SWAP);
     /* the AK certifies a second TPM key; the device presents the first */
