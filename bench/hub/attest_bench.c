@@ -148,8 +148,8 @@ int main(int argc, char **argv)
         DIE("EDGEKEY_TEST_EK_ROOTS");
     device();
     for (int threads = 1; threads <= 2; threads++) {
-        double cpu = 0, r = rate(threads, &cpu);
-        printf("BENCH hub-attest-per-s-%d-thread %.0f /s\n", threads, r);
+        double cpu = 0, per_s = rate(threads, &cpu);
+        printf("BENCH hub-attest-per-s-%d-thread %.0f /s\n", threads, per_s);
         printf("BENCH hub-attest-cpu-ms-%d-thread %.3f ms\n", threads, cpu);
     }
     return 0;
