@@ -1,8 +1,12 @@
 /* edgekey hub: TPM2_MakeCredential in software (attest.h), TPM 2.0 Part 1
- * section 24 ("Credential Protection"), for an RSA EK:
+ * section 24 ("Credential Protection"):
  *
- *   seed            random, nameAlg digest size
+ *   RSA EK: seed    random, nameAlg digest size
  *   encryptedSecret RSA-OAEP(EK, seed), label "IDENTITY\0", nameAlg for hash and MGF1
+ *   ECC EK: seed    KDFe(nameAlg, Z, "IDENTITY", Qe.x, Qek.x) with Z = x of ECDH(de, Qek)
+ *                   for an ephemeral key (de, Qe); KDFe is SP 800-56C's single-step KDF
+ *                   with a hash, OpenSSL's SSKDF (info = label\0 || Qe.x || Qek.x)
+ *   encryptedSecret the marshalled TPMS_ECC_POINT Qe
  *   symKey          KDFa(nameAlg, seed, "STORAGE", Name(AK), -, EK's AES key bits)
  *   encIdentity     AES-CFB(symKey, IV 0, TPM2B_DIGEST(secret))
  *   hmacKey         KDFa(nameAlg, seed, "INTEGRITY", -, -, digest bits)
@@ -11,6 +15,7 @@
  * KDFa is SP 800-108 counter mode with HMAC, which is OpenSSL's KBKDF
  * (label = salt, context = info, the 0x00 separator and the 32-bit L on).
  * The test `attest-cred` gives the blob to a TPM's ActivateCredential. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -68,6 +73,73 @@ static int oaep_seed(const TPMT_PUBLIC *ek, const char *md, const unsigned char 
     OPENSSL_free(l);
     EVP_PKEY_CTX_free(c);
     EVP_PKEY_free(pk);
+    return ok ? 0 : -1;
+}
+
+/* x and y of an EC key, each left-padded to the field size fs. */
+static int ec_xy(const EVP_PKEY *k, size_t fs, unsigned char *x, unsigned char *y)
+{
+    BIGNUM *bx = NULL, *by = NULL;
+    int ok = EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1 &&
+             EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1 &&
+             BN_bn2binpad(bx, x, (int)fs) == (int)fs && BN_bn2binpad(by, y, (int)fs) == (int)fs;
+    BN_free(bx);
+    BN_free(by);
+    return ok ? 0 : -1;
+}
+
+static int sskdf(const char *md, const unsigned char *z, size_t zlen, const unsigned char *info,
+                 size_t ilen, unsigned char *out, size_t olen)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+    EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM p[] = {
+        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0),
+        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, zlen),
+        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, ilen),
+        OSSL_PARAM_END,
+    };
+    int ok = kc && EVP_KDF_derive(kc, out, olen, p) == 1;
+    EVP_KDF_CTX_free(kc);
+    EVP_KDF_free(kdf);
+    return ok ? 0 : -1;
+}
+
+/* The ECC seed: ECDH with an ephemeral key on the EK's curve, KDFe. */
+static int ecdh_seed(const TPMT_PUBLIC *ek, const char *md, unsigned char *seed, size_t slen,
+                     TPM2B_ENCRYPTED_SECRET *esec)
+{
+    static const char label[] = "IDENTITY";
+    size_t fs = ek->parameters.eccDetail.curveID == TPM2_ECC_NIST_P384 ? 48 : 32;
+    EVP_PKEY *ekk = NULL, *eph = NULL;
+    EVP_PKEY_CTX *c = NULL;
+    unsigned char z[48], info[sizeof(label) + 96], ex[48], ey[48];
+    size_t zlen = sizeof(z), off = 0;
+    /* hub_tpm_pkey refuses coordinates longer than the field */
+    int ok = hub_tpm_pkey(ek, &ekk) == HUB_ATT_OK &&
+             (eph = EVP_EC_gen(fs == 48 ? "P-384" : "P-256")) != NULL &&
+             (c = EVP_PKEY_CTX_new_from_pkey(NULL, eph, NULL)) != NULL &&
+             EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, ekk) == 1 &&
+             EVP_PKEY_derive(c, z, &zlen) == 1 && zlen == fs && !ec_xy(eph, fs, ex, ey);
+    if (ok) { /* label with its NUL || Qe.x || Qek.x */
+        memcpy(info, label, sizeof(label));
+        memcpy(info + sizeof(label), ex, fs);
+        memset(info + sizeof(label) + fs, 0, fs - ek->unique.ecc.x.size);
+        memcpy(info + sizeof(label) + 2 * fs - ek->unique.ecc.x.size, ek->unique.ecc.x.buffer,
+               ek->unique.ecc.x.size);
+        ok = !sskdf(md, z, zlen, info, sizeof(label) + 2 * fs, seed, slen);
+    }
+    TPMS_ECC_POINT q = {.x.size = (UINT16)fs, .y.size = (UINT16)fs};
+    if (ok) {
+        memcpy(q.x.buffer, ex, fs);
+        memcpy(q.y.buffer, ey, fs);
+        ok = !Tss2_MU_TPMS_ECC_POINT_Marshal(&q, esec->secret, sizeof(esec->secret), &off);
+        esec->size = (UINT16)off;
+    }
+    OPENSSL_cleanse(z, sizeof(z));
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(eph);
+    EVP_PKEY_free(ekk);
     return ok ? 0 : -1;
 }
 
@@ -130,11 +202,15 @@ int hub_make_credential(const TPMT_PUBLIC *ek, const TPM2B_NAME *ak_name,
                      : ek->nameAlg == TPM2_ALG_SHA384 ? "SHA384"
                                                       : NULL;
     size_t dlen = ek->nameAlg == TPM2_ALG_SHA384 ? 48 : 32;
-    const TPMT_SYM_DEF_OBJECT *sym = &ek->parameters.rsaDetail.symmetric;
-    if (ek->type != TPM2_ALG_RSA || !md || sym->algorithm != TPM2_ALG_AES ||
-        sym->mode.aes != TPM2_ALG_CFB || (sym->keyBits.aes != 128 && sym->keyBits.aes != 256)) {
-        hub_fail("attestation refused: the EK is not an RSA EK with AES-CFB and SHA-256/384; "
-                 "this hub makes credentials for RSA EKs only (ECC EKs: not implemented yet)");
+    bool ecc = ek->type == TPM2_ALG_ECC;
+    const TPMT_SYM_DEF_OBJECT *sym =
+        ecc ? &ek->parameters.eccDetail.symmetric : &ek->parameters.rsaDetail.symmetric;
+    TPM2_ECC_CURVE curve = ecc ? ek->parameters.eccDetail.curveID : 0;
+    if ((!ecc && ek->type != TPM2_ALG_RSA) || !md || sym->algorithm != TPM2_ALG_AES ||
+        sym->mode.aes != TPM2_ALG_CFB || (sym->keyBits.aes != 128 && sym->keyBits.aes != 256) ||
+        (ecc && curve != TPM2_ECC_NIST_P256 && curve != TPM2_ECC_NIST_P384)) {
+        hub_fail("attestation refused: the EK is not an RSA or ECC P-256/P-384 EK with AES-CFB "
+                 "and SHA-256/384; this hub makes credentials for those only");
         return HUB_ATT_UNSUPPORTED;
     }
     if (secret_len == 0 || secret_len > dlen) {
@@ -142,7 +218,8 @@ int hub_make_credential(const TPMT_PUBLIC *ek, const TPM2B_NAME *ak_name,
         return HUB_ATT_INTERNAL;
     }
     unsigned char seed[48];
-    int ok = RAND_bytes(seed, (int)dlen) == 1 && !oaep_seed(ek, md, seed, dlen, esec) &&
+    int ok = (ecc ? !ecdh_seed(ek, md, seed, dlen, esec)
+                  : RAND_bytes(seed, (int)dlen) == 1 && !oaep_seed(ek, md, seed, dlen, esec)) &&
              !wrap(md, dlen, sym->keyBits.aes, seed, ak_name, secret, secret_len, cred);
     OPENSSL_cleanse(seed, sizeof(seed));
     ERR_clear_error();

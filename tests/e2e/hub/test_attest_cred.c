@@ -1,8 +1,8 @@
 /* The hub's attestation crypto against a real TPM (issue 13, step 2), on a
  * swtpm with EK certificates (tpm-env.sh, EDGEKEY_TEST_EKCERT=1):
- *  - the hub's software MakeCredential (attest_cred.c) is accepted by the
- *    TPM's ActivateCredential and gives back the secret; one made for
- *    another key's name is refused by the TPM;
+ *  - the hub's software MakeCredential (attest_cred.c), for the RSA EK and
+ *    for an ECC P-256 EK, is accepted by the TPM's ActivateCredential and
+ *    gives back the secret; one made for another key's name is refused;
  *  - the checks (attest_check.c) pass the genuine device and refuse, each
  *    with its own code: untrusted EK roots, an EK public area that is not
  *    the certificate's, an AK without restricted or with decrypt, a
@@ -126,6 +126,33 @@ static void test_credential(device *d)
     CHECK(round_trip(d, &other, secret, &same) != EK_OK, "credential for another name refused");
 }
 
+/* An ECC P-256 EK (template L-2; swtpm writes no certificate for it, the
+ * credential needs none): ECDH + SSKDF seed, activated by the TPM. */
+static void test_credential_ecc(device *d)
+{
+    unsigned char *b = NULL;
+    size_t n = 0;
+    if (ek_ek_public(EK_EK_P256, &b, &n) != EK_OK) {
+        fprintf(stderr, "FATAL: P-256 EK: %s\n", ek_last_error());
+        exit(1);
+    }
+    device e = *d;
+    e.ek = pub_of(b, n);
+    e.kind = EK_EK_P256;
+    free(b);
+    TPM2B_NAME name, other;
+    unsigned char secret[32];
+    bool same = false;
+    REQUIRE(hub_tpm_name(&d->ak.publicArea, &name) == HUB_ATT_OK);
+    for (int i = 0; i < 3; i++) {
+        ek_rc rc = round_trip(&e, &name, secret, &same);
+        CHECK(rc == EK_OK && same, "TPM activates the ECC software credential: %s",
+              ek_last_error());
+    }
+    REQUIRE(hub_tpm_name(&d->key.publicArea, &other) == HUB_ATT_OK);
+    CHECK(round_trip(&e, &other, secret, &same) != EK_OK, "ECC: credential for another name");
+}
+
 static void test_ek_ak(device *d)
 {
     X509_STORE *good = roots_store(getenv("EDGEKEY_TEST_EK_ROOTS"));
@@ -215,6 +242,7 @@ int main(void)
     device d = {0};
     device_init(&d);
     test_credential(&d);
+    test_credential_ecc(&d);
     test_ek_ak(&d);
     test_certify(&d);
     X509_free(d.cert);
