@@ -1,6 +1,6 @@
 /* edgekey ek: the TPM's endorsement key certificate (docs/attestation.md).
  *
- * Shows the EK certificate from its NV index, its issuer, whether the EK the
+ * Shows the EK certificate from its NV index (RSA-2048, P-256, P-384), its issuer, whether the EK the
  * TPM derives from the standard template is the certificate's key, and with
  * --roots whether the certificate verifies against the given manufacturer
  * roots (X509_verify_cert, no purpose: EK certificates carry the TCG EKU
@@ -24,8 +24,8 @@ static void usage(void)
 {
     printf("usage: edgekey ek [--roots FILE] [--out FILE] [--json]\n"
            "\nShows the TPM's endorsement key certificate (NV 0x01c00002 RSA-2048, else\n"
-           "0x01c0000a P-256), its issuer, and whether the TPM's EK (standard template)\n"
-           "is the certificate's key.\n"
+           "0x01c0000a P-256, else 0x01c00016 P-384), its issuer, and whether the TPM's EK\n"
+           "(from the TCG template) is the certificate's key.\n"
            "  --roots FILE  PEM bundle of trusted EK roots and intermediates: say whether\n"
            "                the certificate verifies against them (exit 3 if not)\n"
            "  --out FILE    write the certificate as PEM\n");

@@ -39,10 +39,12 @@
 typedef enum ek_ek_kind {
     EK_EK_RSA2048 = 1, /* NV 0x01C00002, template L-1 */
     EK_EK_P256 = 2,    /* NV 0x01C0000A, template L-2 */
+    EK_EK_P384 = 3,    /* NV 0x01C00016, template H-3 (SHA-384, PolicyB) */
 } ek_ek_kind;
 
 #define EK_NV_EK_CERT_RSA2048 0x01C00002u
 #define EK_NV_EK_CERT_P256 0x01C0000Au
+#define EK_NV_EK_CERT_P384 0x01C00016u
 
 EK_API const char *ek_ek_kind_name(ek_ek_kind kind); /* "rsa2048", "ec-p256" */
 EK_API uint32_t ek_ek_cert_index(ek_ek_kind kind);
@@ -51,8 +53,8 @@ EK_API uint32_t ek_ek_cert_index(ek_ek_kind kind);
  * cut). EK_ERR_NOT_FOUND if the index is not defined. */
 EK_API ek_rc ek_ek_cert(ek_ek_kind kind, unsigned char **der, size_t *len);
 
-/* The first EK kind that has a certificate (RSA-2048, then P-256) with its
- * certificate; EK_ERR_NOT_FOUND if the TPM has none. */
+/* The first EK kind that has a certificate (RSA-2048, P-256, then P-384)
+ * with its certificate; EK_ERR_NOT_FOUND if the TPM has none. */
 EK_API ek_rc ek_ek_find(ek_ek_kind *kind, unsigned char **der, size_t *len);
 
 /* The EK's public area (TPM2B_PUBLIC): TPM2_CreatePrimary in the

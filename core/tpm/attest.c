@@ -95,20 +95,31 @@ ek_rc ek_public_parse(const unsigned char *pub, size_t len, ek_pubkey *out)
 }
 
 /* A policy session satisfied by PolicySecret(TPM_RH_ENDORSEMENT): what the
- * EK's authPolicy asks for. Lock held; the caller flushes it. */
-static ek_rc ek_policy_session(ESYS_TR *sess)
+ * EK's authPolicy asks for; for the H-3 EK (SHA-384) followed by
+ * PolicyOR(PolicyA, PolicyC), its authPolicy being PolicyB. Lock held; the
+ * caller flushes it. */
+static ek_rc ek_policy_session(ek_ek_kind kind, ESYS_TR *sess)
 {
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
+    TPMI_ALG_HASH h = kind == EK_EK_P384 ? TPM2_ALG_SHA384 : TPM2_ALG_SHA256;
     TSS2_RC rc =
         Esys_StartAuthSession(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                              ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, sess);
+                              ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, h, sess);
     if (rc) {
         *sess = ESYS_TR_NONE;
         return ek_tpm_rc(rc, "starting the EK policy session (TPM2_StartAuthSession)");
     }
     rc = Esys_PolicySecret(ek_tpm_ctx(), ESYS_TR_RH_ENDORSEMENT, *sess, ESYS_TR_PASSWORD,
                            ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
-    return ek_tpm_rc(rc, "satisfying the EK policy (TPM2_PolicySecret, endorsement hierarchy)");
+    ek_rc r = ek_tpm_rc(rc, "satisfying the EK policy (TPM2_PolicySecret, endorsement hierarchy)");
+    if (r != EK_OK || kind != EK_EK_P384)
+        return r;
+    TPML_DIGEST branches = {.count = 2};
+    branches.digests[0].size = branches.digests[1].size = 48;
+    memcpy(branches.digests[0].buffer, ek_policy_a_sha384, 48);
+    memcpy(branches.digests[1].buffer, ek_policy_c_sha384, 48);
+    rc = Esys_PolicyOR(ek_tpm_ctx(), *sess, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &branches);
+    return ek_tpm_rc(rc, "satisfying the EK policy (TPM2_PolicyOR, PolicyB of template H-3)");
 }
 
 static ek_rc unmarshal_cred(const unsigned char *cred, size_t cred_len, const unsigned char *esec,
@@ -132,7 +143,7 @@ static ek_rc activate_locked(ek_key *ak, ek_ek_kind kind, const TPM2B_ID_OBJECT 
     if (r == EK_OK)
         r = ek_ek_primary(kind, &ek, NULL);
     if (r == EK_OK)
-        r = ek_policy_session(&sess);
+        r = ek_policy_session(kind, &sess);
     if (r == EK_OK)
         r = ek_tpm_auth_session(&ak->auth, &aks);
     if (r == EK_OK)

@@ -160,7 +160,9 @@ ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl
 ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out);
 
 /* ---- ek.c (lock held unless said) ---- */
-/* The TCG EK Credential Profile template of that kind (L-1, L-2). */
+/* PolicyA/PolicyC with SHA-384: the PolicyOR branches of the H-3 EK. */
+extern const unsigned char ek_policy_a_sha384[48], ek_policy_c_sha384[48];
+/* The TCG EK Credential Profile template of that kind (L-1, L-2, H-3). */
 void ek_ek_template(ek_ek_kind kind, TPM2B_PUBLIC *t);
 /* TPM2_CreatePrimary of the EK (pinned in the slots); *pub may be NULL,
  * else the caller Esys_Free()s it. ek_ek_flush unpins and flushes. */

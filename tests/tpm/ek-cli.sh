@@ -29,10 +29,20 @@ edgekey --json ek --roots "$T/other.pem" >"$T/bad.json" || rc=$?
 grep -q '"verified": "no"' "$T/bad.json" && grep -q 'unable to get local issuer' "$T/bad.json" ||
     { cat "$T/bad.json"; fail "untrusted roots: no reason"; }
 
-# No EK certificate at all: the indices gone, a clear not-found (exit 2).
+# Without the RSA certificate the P-384 one (0x01c00016, template H-3) is used.
 tpm2_nvundefine -Q 0x01c00002 -C p 2>/dev/null || fail "tpm2_nvundefine 0x01c00002"
+edgekey --json ek --roots "$EDGEKEY_TEST_EK_ROOTS" >"$T/p384.json" || { cat "$T/p384.json"; fail "edgekey ek (P-384)"; }
+python3 - "$T/p384.json" <<'PY' || fail "edgekey ek: wrong P-384 answer"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "ec-p384" and d["nv_index"] == "0x01c00016", d
+assert d["ek_matches_certificate"] is True and d["verified"] == "yes", d
+PY
+
+# No EK certificate at all: the indices gone, a clear not-found (exit 2).
+tpm2_nvundefine -Q 0x01c00016 -C p 2>/dev/null || fail "tpm2_nvundefine 0x01c00016"
 rc=0
 edgekey ek >"$T/none.out" 2>"$T/none.err" || rc=$?
 [ $rc = 2 ] || { cat "$T/none.err"; fail "no EK certificate: exit $rc, want 2"; }
 grep -q "no EK certificate" "$T/none.err" || { cat "$T/none.err"; fail "no EK certificate: message"; }
-pass "edgekey ek: certificate, issuer, EK match, --roots yes/no, no certificate"
+pass "edgekey ek: certificate, issuer, EK match, --roots yes/no, P-384, no certificate"

@@ -1,6 +1,7 @@
 /* Key attestation, device side (core/tpm/ek.c, attest.c) on a swtpm with EK
  * certificates (tpm-env.sh with EDGEKEY_TEST_EKCERT=1):
  *  - the EK certificate is read from NV 0x01c00002; P-256's index is absent;
+ *  - the P-384 EK (H-3) is its certificate's key and activates a credential;
  *  - the EK made from the template is the certificate's key;
  *  - the AK is restricted|sign, not decrypt;
  *  - a credential the TPM itself made (LoadExternal + MakeCredential) for
@@ -164,6 +165,40 @@ static void check_certify(ek_key *ak)
     ek_key_free(dev);
 }
 
+/* The P-384 EK (template H-3, SHA-384 PolicyB): swtpm_setup writes its
+ * certificate; the template EK is its key, and a credential the TPM made
+ * for it activates through the SHA-384 PolicySecret + PolicyOR session. */
+static void check_p384(ek_key *ak)
+{
+    unsigned char *der = NULL, *pub = NULL, *got = NULL;
+    size_t len = 0, plen = 0, gl = 0;
+    REQUIRE_OK(ek_ek_cert(EK_EK_P384, &der, &len));
+    const unsigned char *p = der;
+    X509 *cert = d2i_X509(NULL, &p, (long)len);
+    REQUIRE_OK(ek_ek_public(EK_EK_P384, &pub, &plen));
+    ek_pubkey pk;
+    CHECK_OK(ek_public_parse(pub, plen, &pk));
+    unsigned char oct[97];
+    size_t ol = 0;
+    CHECK(cert &&
+              EVP_PKEY_get_octet_string_param(X509_get0_pubkey(cert), "encoded-pub-key", oct,
+                                              sizeof(oct), &ol) == 1 &&
+              ol == pk.point_len && memcmp(oct, pk.point, ol) == 0,
+          "P-384 EK public key equals the certificate's");
+    TPM2B_PUBLIC ekpub = unmarshal_pub(pub, plen);
+    TPM2B_DIGEST secret = {.size = 32};
+    unsigned char cred[sizeof(TPM2B_ID_OBJECT)], esec[sizeof(TPM2B_ENCRYPTED_SECRET)];
+    size_t cl, el;
+    REQUIRE_OK(ek_tpm_random(secret.buffer, 32));
+    tpm_make_credential(&ekpub, &ak->name, &secret, cred, &cl, esec, &el);
+    CHECK_OK(ek_ak_activate(ak, EK_EK_P384, cred, cl, esec, el, &got, &gl));
+    CHECK(got && gl == 32 && memcmp(got, secret.buffer, 32) == 0, "P-384: secret recovered");
+    free(got);
+    X509_free(cert);
+    free(der);
+    free(pub);
+}
+
 int main(void)
 {
     ek_ek_kind kind = 0;
@@ -173,6 +208,7 @@ int main(void)
     ek_key *other = check_ak();
     check_activate(kind, &ekpub, ak, other);
     check_certify(ak);
+    check_p384(ak);
     ek_key_free(other);
     ek_key_free(ak);
     return tt_finish("attest");

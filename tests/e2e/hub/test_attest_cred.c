@@ -1,7 +1,7 @@
 /* The hub's attestation crypto against a real TPM (issue 13, step 2), on a
  * swtpm with EK certificates (tpm-env.sh, EDGEKEY_TEST_EKCERT=1):
  *  - the hub's software MakeCredential (attest_cred.c), for the RSA EK and
- *    for an ECC P-256 EK, is accepted by the TPM's ActivateCredential and
+ *    for ECC P-256 and P-384 EKs, is accepted by the TPM's ActivateCredential and
  *    gives back the secret; one made for another key's name is refused;
  *  - the checks (attest_check.c) pass the genuine device and refuse, each
  *    with its own code: untrusted EK roots, an EK public area that is not
@@ -126,19 +126,20 @@ static void test_credential(device *d)
     CHECK(round_trip(d, &other, secret, &same) != EK_OK, "credential for another name refused");
 }
 
-/* An ECC P-256 EK (template L-2; swtpm writes no certificate for it, the
- * credential needs none): ECDH + SSKDF seed, activated by the TPM. */
-static void test_credential_ecc(device *d)
+/* An ECC EK: P-256 (template L-2; swtpm writes no certificate for it, the
+ * credential needs none) or P-384 (H-3): ECDH + SSKDF seed, activated by
+ * the TPM. */
+static void test_credential_ecc(device *d, ek_ek_kind kind)
 {
     unsigned char *b = NULL;
     size_t n = 0;
-    if (ek_ek_public(EK_EK_P256, &b, &n) != EK_OK) {
+    if (ek_ek_public(kind, &b, &n) != EK_OK) {
         fprintf(stderr, "FATAL: P-256 EK: %s\n", ek_last_error());
         exit(1);
     }
     device e = *d;
     e.ek = pub_of(b, n);
-    e.kind = EK_EK_P256;
+    e.kind = kind;
     free(b);
     TPM2B_NAME name, other;
     unsigned char secret[32];
@@ -242,7 +243,8 @@ int main(void)
     device d = {0};
     device_init(&d);
     test_credential(&d);
-    test_credential_ecc(&d);
+    test_credential_ecc(&d, EK_EK_P256);
+    test_credential_ecc(&d, EK_EK_P384); /* SHA-384, AES-256, the H-3 policy */
     test_ek_ak(&d);
     test_certify(&d);
     X509_free(d.cert);
