@@ -13,6 +13,9 @@ for k in k1 k2; do
 done
 edgekey csr --key "pkcs11:token=edge;object=k1" --subject /CN=SN-1 --out "$T/k1.csr" || fail "csr k1"
 edgekey csr --key "pkcs11:token=edge;object=k2" --subject /CN=SN-1 --out "$T/k2.csr" || fail "csr k2"
+# the original attack: a software key's CSR under the serial
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=SN-1 \
+    -keyout "$T/soft.key" -out "$T/soft.csr" 2>/dev/null || fail "software CSR"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other-maker \
     -keyout "$T/other-ca.key" -out "$T/other-ca.pem" -days 2 2>/dev/null || fail "other CA"
 "$EDGEKEY_BUILD/examples/hub/hub-test-attest-ops" "$HUB_CONF" "$T" >"$T/ops.out" ||

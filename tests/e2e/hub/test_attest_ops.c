@@ -262,8 +262,15 @@ static void refusals_start(dev *d)
 static void refusals_apply(dev *d, ek_key *k1, ek_key *k2, const char *csr1)
 {
     answer a = {0}, b = {0};
-    /* a software key's CSR (here: no attestation at all) under required */
+    char *soft = read_csr("soft");
+    /* the original attack: a software key's CSR, no attestation, under required */
+    REFUSED(apply(d, soft, NULL, &ec_, NULL), "attest_required", "software key CSR");
+    /* a TPM key's CSR without attestation */
     REFUSED(apply(d, csr1, NULL, &ec_, NULL), "attest_required", "no attestation");
+    /* a genuine attestation of k1 presented with the software key's CSR */
+    challenge(d, k1, &a);
+    REFUSED(apply(d, soft, &a, &ec_, NULL), "attest_key_swap", "software CSR, TPM attestation");
+    free(soft);
     /* a wrong activation secret; then the right one on the used challenge */
     challenge(d, k1, &a);
     answer wrong = a;
