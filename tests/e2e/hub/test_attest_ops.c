@@ -359,10 +359,26 @@ int main(int argc, char **argv)
     d = &d2;
     json_t *data = NULL;
     REFUSED(start(d, &d->ekpub, &d->akpub, &data, &ec_), "attest_ek_bound", "same EK, SN-2");
+    /* the operator's device reset (re-activation) keeps SN-1's EK binding */
+    int revoked = 0;
+    char ek[65] = "";
+    bool att = false;
+    CHECK(hub_op_device_reset(&ctx, "SN-1", &revoked, &ecode) == 0, "device reset: %s", hub_err());
+    reg_device_ek_get(ctx.reg, "SN-1", ek, &att);
+    CHECK(strlen(ek) == 64, "device reset dropped the EK binding");
     /* after an admin reset of SN-1's binding, SN-2 may take the TPM */
     CHECK(hub_op_device_ek_reset(&ctx, "SN-1", &ecode) == 0, "ek-reset: %s", hub_err());
     CHECK(start(d, &d->ekpub, &d->akpub, &data, &ecode) == 0, "after ek-reset: %s", hub_err());
     json_decref(data);
+    /* a device bound to another TPM (its EK hash stands for the old TPM) that
+     * comes back with this one: refused until an admin resets the binding */
+    memset(ek, 'A', 64);
+    ek[64] = '\0';
+    CHECK(reg_device_ek_set(ctx.reg, "SN-2", ek, false) == 0, "bind SN-2: %s", hub_err());
+    const char *ec2 = NULL;
+    int st2 = start(d, &d->ekpub, &d->akpub, &data, &ec2);
+    CHECK(st2 != 0 && strcmp(ec2, "attest_ek_changed") == 0, "changed EK: %d %s (%s)", st2,
+          ec2 ? ec2 : "-", hub_err());
     free(csr1);
     free(csr2);
     ek_key_free(k1);
