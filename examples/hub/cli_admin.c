@@ -52,28 +52,6 @@ static int list_product(const hub_product *p, void *arg)
     return 0;
 }
 
-static const char *const attest_names[] = {"off", "optional", "required"};
-
-/* --attestation required|optional|off; default required when the hub has
- * ek_roots (it can attest), else off. */
-static int attest_mode(const hub_ctx *ctx, const char *v, int *mode)
-{
-    *mode = ctx->cfg.ek_roots[0] ? HUB_ATTEST_REQUIRED : HUB_ATTEST_OFF;
-    if (!v)
-        return 0;
-    for (int i = 0; i < 3; i++)
-        if (strcmp(v, attest_names[i]) == 0) {
-            *mode = i;
-            /* refused before the product exists: nothing stored */
-            if (i == HUB_ATTEST_REQUIRED && !ctx->cfg.ek_roots[0])
-                return hub_fail("--attestation required needs ek_roots in the hub "
-                                "configuration (the TPM makers' roots); set it, or use "
-                                "optional/off");
-            return 0;
-        }
-    return hub_fail("--attestation '%s': use required, optional or off", v);
-}
-
 int cli_product(const cli_opts *o, int argc, char **argv)
 {
     hub_ctx ctx;
@@ -101,8 +79,8 @@ int cli_product(const cli_opts *o, int argc, char **argv)
         kt |= HUB_KT_EC;
     const char *vd = cli_opt(argc, argv, "--validity-days");
     int mode = 0;
-    if (attest_mode(&ctx, cli_opt(argc, argv, "--attestation"), &mode) != 0)
-        return op_fail(o, &ctx, "usage");
+    if (hub_op_attest_mode(&ctx, cli_opt(argc, argv, "--attestation"), &mode, &ecode) != 0)
+        return op_fail(o, &ctx, ecode);
     hub_product p;
     if (hub_op_product_add(&ctx, cli_opt(argc, argv, "--product-key"), kt, vd ? atoi(vd) : 365,
                            !cli_flag(argc, argv, "--no-dynamic"), &p, &ecode) != 0 ||
@@ -110,10 +88,10 @@ int cli_product(const cli_opts *o, int argc, char **argv)
         return op_fail(o, &ctx, ecode);
     char human[256];
     snprintf(human, sizeof(human), "productKey    %s\nproductSecret %s\nattestation   %s\n",
-             p.pk, p.secret, attest_names[mode]);
+             p.pk, p.secret, hub_attest_mode_name(mode));
     cli_print(o,
               json_pack("{s:s, s:s, s:i, s:s}", "productKey", p.pk, "productSecret", p.secret,
-                        "validityDays", p.validity_days, "attestation", attest_names[mode]),
+                        "validityDays", p.validity_days, "attestation", hub_attest_mode_name(mode)),
               human);
     hub_ctx_close(&ctx);
     return 0;

@@ -309,6 +309,31 @@ int hub_opd_attest_record(hub_ctx *ctx, const char *dk, const char *ek_hash)
     return reg_device_ek_set(ctx->reg, dk, bound, false);
 }
 
+const char *hub_attest_mode_name(int mode)
+{
+    return mode == HUB_ATTEST_REQUIRED   ? "required"
+           : mode == HUB_ATTEST_OPTIONAL ? "optional"
+                                         : "off";
+}
+
+int hub_op_attest_mode(const hub_ctx *ctx, const char *word, int *mode, const char **ecode)
+{
+    *mode = ctx->cfg.ek_roots[0] ? HUB_ATTEST_REQUIRED : HUB_ATTEST_OFF;
+    if (!word)
+        return 0;
+    for (int m = HUB_ATTEST_OFF; m <= HUB_ATTEST_REQUIRED; m++)
+        if (strcmp(word, hub_attest_mode_name(m)) == 0)
+            *mode = m;
+    if (strcmp(word, hub_attest_mode_name(*mode)) != 0)
+        return REFUSE(400, "bad_request", "attestation '%.32s': use required, optional or off",
+                      word);
+    if (*mode == HUB_ATTEST_REQUIRED && !ctx->cfg.ek_roots[0])
+        return REFUSE(400, "attest_not_configured",
+                      "attestation required needs ek_roots in the hub configuration (the TPM "
+                      "makers' root certificates); set it, or use optional/off");
+    return 0;
+}
+
 int hub_op_product_attestation(hub_ctx *ctx, const char *pk, int mode, const char **ecode)
 {
     if (mode == HUB_ATTEST_REQUIRED && !ctx->cfg.ek_roots[0])
