@@ -113,7 +113,7 @@ static int ecdh_seed(const TPMT_PUBLIC *ek, const char *md, unsigned char *seed,
     size_t fs = ek->parameters.eccDetail.curveID == TPM2_ECC_NIST_P384 ? 48 : 32;
     EVP_PKEY *ekk = NULL, *eph = NULL;
     EVP_PKEY_CTX *c = NULL;
-    unsigned char z[48], info[sizeof(label) + 96], ex[48], ey[48];
+    unsigned char z[48], ex[48], ey[48];
     size_t zlen = sizeof(z), off = 0;
     /* hub_tpm_pkey refuses coordinates longer than the field */
     int ok = hub_tpm_pkey(ek, &ekk) == HUB_ATT_OK &&
@@ -122,6 +122,7 @@ static int ecdh_seed(const TPMT_PUBLIC *ek, const char *md, unsigned char *seed,
              EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, ekk) == 1 &&
              EVP_PKEY_derive(c, z, &zlen) == 1 && zlen == fs && !ec_xy(eph, fs, ex, ey);
     if (ok) { /* label with its NUL || Qe.x || Qek.x */
+        unsigned char info[sizeof(label) + 96];
         memcpy(info, label, sizeof(label));
         memcpy(info + sizeof(label), ex, fs);
         memset(info + sizeof(label) + fs, 0, fs - ek->unique.ecc.x.size);
