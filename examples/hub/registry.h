@@ -65,6 +65,8 @@ void reg_close(hub_registry *r);
  * nothing, a power cut may lose the last commits (telemetry). */
 int reg_set_durability(hub_registry *r, bool full);
 int reg_schema_version(hub_registry *r);
+/* The schema version this build migrates to (doctor: "is it current?"). */
+int reg_schema_latest(void);
 
 int reg_begin(hub_registry *r); /* takes the lock until commit/rollback */
 int reg_commit(hub_registry *r);

@@ -62,12 +62,17 @@ static const char *const migrations[] = {
     " expires INTEGER NOT NULL);",
 };
 
+int reg_schema_latest(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
 int reg_migrate(hub_registry *r)
 {
     int version = reg_schema_version(r);
     if (version < 0)
         return -1;
-    int latest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+    int latest = reg_schema_latest();
     if (version > latest)
         return hub_fail("registry schema version %d is newer than this hub (%d): "
                         "upgrade edgekey-hub",
