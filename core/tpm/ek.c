@@ -263,7 +263,7 @@ ek_rc ek_ek_find(ek_ek_kind *kind, unsigned char **der, size_t *len)
         }
     }
     return ek_error(EK_ERR_NOT_FOUND,
-                    "this TPM has no EK certificate (NV 0x%08x, 0x%08x); "
+                    "this TPM has no EK certificate (NV 0x%08x, 0x%08x, 0x%08x); "
                     "attestation needs one from the TPM maker",
-                    EK_NV_EK_CERT_RSA2048, EK_NV_EK_CERT_P256);
+                    EK_NV_EK_CERT_RSA2048, EK_NV_EK_CERT_P256, EK_NV_EK_CERT_P384);
 }
