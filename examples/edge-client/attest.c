@@ -122,10 +122,15 @@ int edge_attest(const edge_config *c, const char *key_uri, const char *secret, j
     ek_key *ak = NULL;
     int no_ek = 0;
     json_t *r = start(c, secret, &kind, &ak, &no_ek);
-    int rc = no_ek ? 1 : r ? answer(r, kind, ak, key_uri, body) : -1;
+    /* the hub does not attest this product (or at all): no challenge */
+    int off = r && !json_object_get(r, "challengeId");
+    int rc = no_ek || off ? 1 : r ? answer(r, kind, ak, key_uri, body) : -1;
     if (no_ek)
         fprintf(stderr, "edge-client: this TPM has no EK certificate: enrolling without key "
                         "attestation\n");
+    else if (off)
+        fprintf(stderr, "edge-client: the hub does not attest this product's keys: enrolling "
+                        "without key attestation\n");
     else if (rc == 0)
         fprintf(stderr, "edge-client: key attestation: the TPM proved the device key (%s EK)\n",
                 ek_ek_kind_name(kind));

@@ -12,7 +12,8 @@
 
 /* Adds challengeId, activationSecret, keyPub, certifyInfo and
  * certifySignature to the apply body. 0 when added; 1 when the TPM has no
- * EK certificate (the apply goes without: the hub decides); -1 on error
+ * EK certificate or the hub answers that it does not attest this product
+ * (the apply goes without: the hub decides); -1 on error
  * (printed: a refusal by the hub names its rule). */
 int edge_attest(const edge_config *c, const char *key_uri, const char *secret, json_t *body);
 

@@ -31,7 +31,9 @@ void hub_ctx_close(hub_ctx *ctx);
 int hub_op_activate(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
 int hub_op_apply(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
 /* Key attestation, step 1 (ops_attest.c, docs/attestation.md): EK
- * certificate, EK and AK public areas checked, a credential challenge made. */
+ * certificate, EK and AK public areas checked, a credential challenge made;
+ * {"attestation":"off"} and no challenge when the hub has no ek_roots or the
+ * product's mode is off. */
 int hub_op_attest_start(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
 /* "required"|"optional"|"off" -> HUB_ATTEST_*; NULL: the default (required
  * with ek_roots, else off). 400 "bad_request" for another word or for

@@ -169,10 +169,15 @@ int hub_op_attest_start(hub_ctx *ctx, const json_t *p, json_t **data, const char
     int st = hub_opd_device_auth(ctx, p, "attestation", &dev, ecode);
     if (st)
         return st;
-    if (!ctx->cfg.ek_roots[0])
-        return REFUSE(409, "attest_not_configured",
-                      "this hub attests no keys: it has no ek_roots (the TPM makers' roots); "
-                      "enroll without attestation or configure ek_roots");
+    /* a hub without ek_roots, or a product that does not attest: say so, so
+     * that a device whose TPM could attest enrolls without (nothing stored) */
+    int mode = HUB_ATTEST_OFF;
+    if (reg_product_attest_get(ctx->reg, dev.pk, &mode) < 0)
+        return REFUSE(500, "internal", "%s", hub_err());
+    if (!ctx->cfg.ek_roots[0] || mode == HUB_ATTEST_OFF) {
+        *data = json_pack("{s:s}", "attestation", "off");
+        return 0;
+    }
     start_req *r = calloc(1, sizeof(*r));
     X509_STORE *roots = r ? roots_load(&ctx->cfg) : NULL;
     EVP_PKEY *ekk = NULL;

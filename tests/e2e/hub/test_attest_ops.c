@@ -227,6 +227,17 @@ static void refusals_start(dev *d)
 {
     json_t *data = NULL;
     char saved[HUB_PATH_MAX], other[600];
+    /* a hub without ek_roots attests nothing: it says so, no challenge */
+    snprintf(saved, sizeof(saved), "%s", ctx.cfg.ek_roots);
+    ctx.cfg.ek_roots[0] = '\0';
+    const char *ec0 = NULL;
+    int st0 = start(d, &d->ekpub, &d->akpub, &data, &ec0);
+    CHECK(st0 == 0 && data && !json_object_get(data, "challengeId") &&
+              strcmp(json_string_value(json_object_get(data, "attestation")), "off") == 0,
+          "no ek_roots: status %d (%s)", st0, hub_err());
+    json_decref(data);
+    data = NULL;
+    snprintf(ctx.cfg.ek_roots, sizeof(ctx.cfg.ek_roots), "%s", saved);
     /* an EK certificate from a maker the hub does not trust */
     snprintf(saved, sizeof(saved), "%s", ctx.cfg.ek_roots);
     snprintf(other, sizeof(other), "%s/other-ca.pem", tmp);
