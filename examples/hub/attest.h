@@ -49,9 +49,10 @@ int hub_ek_hash(EVP_PKEY *ek, char out[65]);
 /* ---- attest_cred.c: TPM2_MakeCredential in software ---- */
 /* Wrap secret (at most the EK's nameAlg digest size) for the EK so that
  * only TPM2_ActivateCredential on that EK's TPM, with the key named
- * ak_name loaded, gives it back (TPM 2.0 Part 1, 24: seed by RSA-OAEP label
- * "IDENTITY", KDFa = KBKDF counter mode HMAC, AES-CFB, outer HMAC), with
- * a fresh random seed. RSA EKs only (HUB_ATT_UNSUPPORTED for ECC). */
+ * ak_name loaded, gives it back (TPM 2.0 Part 1, 24: a fresh seed, by
+ * RSA-OAEP label "IDENTITY" for an RSA EK, by ECDH + SSKDF (KDFe) for an
+ * ECC P-256/P-384 EK; KDFa = KBKDF counter mode HMAC, AES-CFB, outer HMAC).
+ * HUB_ATT_UNSUPPORTED for other EKs. */
 int hub_make_credential(const TPMT_PUBLIC *ek, const TPM2B_NAME *ak_name,
                         const unsigned char *secret, size_t secret_len, TPM2B_ID_OBJECT *cred,
                         TPM2B_ENCRYPTED_SECRET *esec);
