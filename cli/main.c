@@ -31,6 +31,7 @@ static const struct {
     {"doctor", cmd_doctor, "check TPM, TCTI, permissions, openssl.cnf, p11-kit; say the fix"},
     {"token", cmd_token,
      "token PINs: init (SO PIN), pin (set/change), list (PIN state), delete, migrate"},
+    {"ek", cmd_ek, "the TPM's endorsement key certificate, its issuer, and --roots verification"},
 };
 
 static void usage(FILE *f)

@@ -19,6 +19,7 @@
 
 #include <tss2/tss2_esys.h>
 
+#include "ek_attest.h"
 #include "ek_key.h"
 #include "ek_keyfile.h"
 #include "ek_tpm.h"
@@ -176,6 +177,18 @@ ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl
                     const char *what, TSS2_RC *tpm_rc);
 /* ek_key_generate without the policy check (the PSS probe's throwaway key). */
 ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out);
+
+/* ---- ek.c (lock held unless said) ---- */
+/* PolicyA/PolicyC with SHA-384: the PolicyOR branches of the H-3 EK. */
+extern const unsigned char ek_policy_a_sha384[48], ek_policy_c_sha384[48];
+/* The TCG EK Credential Profile template of that kind (L-1, L-2, H-3). */
+void ek_ek_template(ek_ek_kind kind, TPM2B_PUBLIC *t);
+/* TPM2_CreatePrimary of the EK (pinned in the slots); *pub may be NULL,
+ * else the caller Esys_Free()s it. ek_ek_flush unpins and flushes. */
+ek_rc ek_ek_primary(ek_ek_kind kind, ESYS_TR *ek, TPM2B_PUBLIC **pub);
+void ek_ek_flush(ESYS_TR *ek);
+/* A TPM2B_PUBLIC marshalled into a malloc'ed buffer (no lock needed). */
+ek_rc ek_marshal_public(const TPM2B_PUBLIC *pub, unsigned char **out, size_t *len);
 
 /* ---- sign.c ---- */
 void ek_pss_set(ek_pss_salt s);

@@ -22,17 +22,21 @@ static const cmd_spec specs[] = {
     {"doctor", NULL, "", "",
      "doctor                                         check config, registry, CA, broker, CRL, "
      "hub cert"},
-    {"product", "add", "--product-key --key-types --validity-days", "--no-dynamic",
-     "product add [--product-key PK] [--key-types rsa,ec] [--validity-days N] [--no-dynamic]"},
+    {"product", "add", "--product-key --key-types --validity-days --attestation", "--no-dynamic",
+     "product add [--product-key PK] [--key-types rsa,ec] [--validity-days N] [--no-dynamic]\n"
+     "              [--attestation required|optional|off]   default: required with ek_roots, "
+     "else off"},
     {"product", "list", "", "", "product list"},
     {"device", "add", "--product-key --device-key", "",
      "device add --product-key PK --device-key SN"},
     {"device", "list", "--product-key", "", "device list [--product-key PK]"},
     {"device", "show", "--device-key", "",
-     "device show --device-key SN                    state and last telemetry"},
+     "device show --device-key SN                    state, EK hash, attested, last telemetry"},
     {"device", "reset", "--device-key", "",
      "device reset --device-key SN                   revoke its certificates; it may activate "
      "again"},
+    {"device", "ek-reset", "--device-key", "",
+     "device ek-reset --device-key SN                forget the TPM (EK) it is bound to"},
     {"cert", "list", "--device-key", "", "cert list [--device-key SN]"},
     {"revoke", NULL, "--cert-sn --reason", "--hub-cert",
      "revoke --cert-sn HEX | --hub-cert [--reason N]  RFC 5280 reason code (default 0)"},

@@ -103,6 +103,7 @@ static const struct {
     STR("broker_user", broker_user),
     STR("durability", durability),
     STR("openssl_conf", openssl_conf),
+    STR("ek_roots", ek_roots),
 };
 
 int hub_config_set(hub_config *cfg, const char *key, const char *value)

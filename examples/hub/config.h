@@ -40,6 +40,7 @@ typedef struct hub_config {
     char durability[16];                /* full (fsync per commit) | normal */
     char broker_user[64];               /* mosquitto "user" line in the broker config */
     char openssl_conf[HUB_PATH_MAX];    /* written by init for the broker */
+    char ek_roots[HUB_PATH_MAX];        /* PEM bundle of trusted EK roots ("" = no attestation) */
 } hub_config;
 
 int hub_config_load(const char *path, hub_config *cfg);

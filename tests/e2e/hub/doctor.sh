@@ -75,8 +75,12 @@ cp "$T/db.bak/hub.db" "$HUB_DIR/hub.db"
 printf 'this is not a database, it was overwritten by mistake\n%.0s' {1..200} >"$HUB_DIR/hub.db"
 expect registry fail "hub.db: .*not a database" "registry damaged"
 cp "$T/db.bak/hub.db" "$HUB_DIR/hub.db"
-# a version-2 registry: migration 3's table not there yet
-sqlite3 "$HUB_DIR/hub.db" "DROP TABLE telemetry_msgs; PRAGMA user_version=2;"
+# a version-2 registry: migration 3's table and migration 4's attestation
+# columns and tables (issue 13) not there yet
+sqlite3 "$HUB_DIR/hub.db" "DROP TABLE telemetry_msgs; DROP TABLE attest_challenges;
+    DROP INDEX devices_ek; ALTER TABLE devices DROP COLUMN ek_hash;
+    ALTER TABLE devices DROP COLUMN attested; ALTER TABLE products DROP COLUMN attestation;
+    PRAGMA user_version=2;"
 expect registry fail "schema version 2, this edgekey-hub needs" "registry schema behind"
 fix=$(field registry fix)
 hub crl >/dev/null || fail "the registry fix (edgekey-hub crl migrates)"
