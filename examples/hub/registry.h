@@ -1,10 +1,10 @@
 /* edgekey hub: the registry (products, devices, certificates, telemetry,
  * audit log, replay nonces) behind one small interface.
  *
- * The only backend today is SQLite (registry_sqlite.c, WAL mode, prepared
- * statements only, versioned migrations in registry_schema.c); a PostgreSQL
- * backend implements the same functions and is chosen by the URL scheme in
- * reg_open(). All functions are thread-safe (one lock per registry handle).
+ * Two backends: SQLite (registry_sqlite.c, WAL mode, prepared statements
+ * only, versioned migrations in registry_schema.c), the embedded default for
+ * one machine; and PostgreSQL (registry_pg*.c, libpq) for several hub nodes
+ * on one database, chosen by the URL in reg_open(). All functions are thread-safe (one lock per registry handle).
  * Multi-step changes run inside reg_begin()/reg_commit() (reg_rollback() on
  * error); each single call is atomic on its own.
  *
@@ -56,7 +56,8 @@ typedef struct hub_cert {
 
 typedef struct hub_registry hub_registry;
 
-/* url: "sqlite:/path/hub.db" or a plain path. readonly: for the broker
+/* url: "sqlite:/path/hub.db" or a plain path (SQLite); "postgresql://..."
+ * or a libpq conninfo "host=... dbname=..." (PostgreSQL). readonly: for the broker
  * plugin (no migrations, no writes). Applies pending migrations otherwise. */
 int reg_open(const char *url, bool readonly, hub_registry **out);
 void reg_close(hub_registry *r);
@@ -65,6 +66,10 @@ void reg_close(hub_registry *r);
  * nothing, a power cut may lose the last commits (telemetry). */
 int reg_set_durability(hub_registry *r, bool full);
 int reg_schema_version(hub_registry *r);
+/* After a failed call (this thread): true when the database could not be
+ * reached (PostgreSQL down or restarting); the request may be retried and
+ * nothing of it was stored. Always false for SQLite. */
+bool reg_unavailable(void);
 
 int reg_begin(hub_registry *r); /* takes the lock until commit/rollback */
 int reg_commit(hub_registry *r);

@@ -2,10 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub_util.h"
-#include "registry_int.h"
+#include "registry_pg.h"
 
 int reg_serial_next(hub_registry *r, uint64_t *id)
 {
+    REG_PG(r, serial_next(r, id));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO serials(issued) VALUES(?) RETURNING id;");
     if (!st)
         return -1;
@@ -18,6 +19,7 @@ int reg_serial_next(hub_registry *r, uint64_t *id)
 
 int reg_cert_add(hub_registry *r, const hub_cert *c)
 {
+    REG_PG(r, cert_add(r, c));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO certificates(serial, product_key, device_key, "
                                    "kind, pem, not_before, not_after, state, created) "
                                    "VALUES(?,?,?,?,?,?,?,?,?);");
@@ -71,6 +73,7 @@ void reg_cert_clear(hub_cert *c)
 
 int reg_cert_get(hub_registry *r, const char *serial, hub_cert *out)
 {
+    REG_PG(r, cert_get(r, serial, out));
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates WHERE serial=?;");
     if (!st)
         return -1;
@@ -106,6 +109,7 @@ static int cert_loop(hub_registry *r, sqlite3_stmt *st, bool with_pem, reg_cert_
 
 int reg_cert_list(hub_registry *r, const char *dk, bool with_pem, reg_cert_cb cb, void *arg)
 {
+    REG_PG(r, cert_list(r, dk, with_pem, cb, arg));
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates "
                                    "WHERE (?1 = '' OR device_key = ?1) ORDER BY created, rowid;");
     if (!st)
@@ -116,6 +120,7 @@ int reg_cert_list(hub_registry *r, const char *dk, bool with_pem, reg_cert_cb cb
 
 int reg_cert_supersede_device(hub_registry *r, const char *dk, const char *except_serial, int *n)
 {
+    REG_PG(r, cert_supersede_device(r, dk, except_serial, n));
     sqlite3_stmt *st = reg_prep(r, "UPDATE certificates SET state=1, superseded_at=? "
                                    "WHERE device_key=? AND kind=0 AND state=0 AND serial<>?;");
     if (!st)
@@ -131,6 +136,7 @@ int reg_cert_supersede_device(hub_registry *r, const char *dk, const char *excep
 
 int64_t reg_cert_max_rev_seq(hub_registry *r)
 {
+    REG_PG(r, cert_max_rev_seq(r));
     sqlite3_stmt *st = reg_prep(r, "SELECT COALESCE(MAX(rev_seq), 0) FROM certificates;");
     if (!st)
         return -1;
@@ -141,6 +147,7 @@ int64_t reg_cert_max_rev_seq(hub_registry *r)
 
 int reg_cert_revoke(hub_registry *r, const char *serial, int reason)
 {
+    REG_PG(r, cert_revoke(r, serial, reason));
     /* rev_seq orders revocations for the broker plugin's poll; the lock is
      * held, and the statement is one atomic UPDATE. */
     sqlite3_stmt *st =
@@ -161,6 +168,7 @@ int reg_cert_revoke(hub_registry *r, const char *serial, int reason)
 
 int reg_cert_revoked_since(hub_registry *r, int64_t after, reg_cert_cb cb, void *arg)
 {
+    REG_PG(r, cert_revoked_since(r, after, cb, arg));
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates "
                                    "WHERE rev_seq > ? ORDER BY rev_seq;");
     if (!st)
@@ -191,6 +199,7 @@ static int collect_serial(const hub_cert *c, void *arg)
 
 int reg_cert_expire_superseded(hub_registry *r, int64_t before_s, int *n)
 {
+    REG_PG(r, cert_expire_superseded(r, before_s, n));
     expire_ctx e = {0};
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates "
                                    "WHERE state=1 AND superseded_at < ?;");
