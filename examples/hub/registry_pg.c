@@ -72,7 +72,12 @@ static int session_setup(hub_registry *r)
     const char *sql = pg->readonly ? "SET default_transaction_read_only = on;"
                                    : (pg->relaxed ? "SET synchronous_commit = off;"
                                                   : "SET synchronous_commit = on;");
-    PGresult *res = PQexec(pg->conn, sql);
+    /* no NOTICEs on stderr ("relation ... already exists, skipping") */
+    PGresult *res = PQexec(pg->conn, "SET client_min_messages = warning;");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return fail_res(r, res, "session setup");
+    PQclear(res);
+    res = PQexec(pg->conn, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return fail_res(r, res, "session setup");
     PQclear(res);

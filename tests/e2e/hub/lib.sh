@@ -15,6 +15,30 @@ API=https://localhost:$API_PORT
 ADMIN_TOKEN=test-admin-$$
 CA=$HUB_DIR/ca/chain.pem
 
+# The registry backend: EDGEKEY_HUB_REGISTRY=postgresql runs the test against
+# a private PostgreSQL (tests/lib/pg.sh) instead of the SQLite file.
+HUB_REGISTRY_KIND=${EDGEKEY_HUB_REGISTRY:-sqlite}
+HUB_REGISTRY=
+case $HUB_REGISTRY_KIND in
+sqlite) ;;
+postgresql)
+    . "$here/../../lib/pg.sh"
+    trap 'ek_cleanup_bg; pg_stop' EXIT   # the hub and broker first, then their database
+    pg_start "$T/pg" "$T" || fail "PostgreSQL did not start"
+    HUB_REGISTRY=$PG_URL
+    ;;
+*) fail "EDGEKEY_HUB_REGISTRY='$HUB_REGISTRY_KIND': use sqlite or postgresql" ;;
+esac
+
+# hub_sql SQL: one query on the registry, whichever backend (rows as a|b).
+hub_sql() {
+    case $HUB_REGISTRY_KIND in
+    sqlite) sqlite3 "$HUB_DIR/hub.db" "$1" ;;
+    postgresql) pg_psql "$1" ;;
+    esac
+}
+hub_sql_available() { [ "$HUB_REGISTRY_KIND" = postgresql ] || command -v sqlite3 >/dev/null; }
+
 # hub_config CA_MODE HUB_KEY_MODE [extra "key = value" lines...]
 hub_config() {
     local ca=$1 hk=$2
@@ -28,6 +52,7 @@ hub_config() {
         echo "admin_token = $ADMIN_TOKEN"
         echo "plugin_path = $HUB_PLUGIN"
         echo "crl_url = $API/api/v1/crl"
+        [ -n "$HUB_REGISTRY" ] && echo "registry = $HUB_REGISTRY"
         [ "$(id -u)" = 0 ] && echo "broker_user = root"
         [ -f "$EDGEKEY_BUILD/pkcs11/edgekey-pkcs11.so" ] &&
             echo "pkcs11_module = $EDGEKEY_BUILD/pkcs11/edgekey-pkcs11.so"
