@@ -108,6 +108,16 @@ int reg_cert_revoke(hub_registry *r, const char *serial, int reason);
 /* Revocations with rev_seq > after, in order (for the broker plugin). */
 int reg_cert_revoked_since(hub_registry *r, int64_t after, reg_cert_cb cb, void *arg);
 int64_t reg_cert_max_rev_seq(hub_registry *r);
+/* Revocations pushed (PostgreSQL LISTEN/NOTIFY; every revocation notifies
+ * at its commit, whichever node made it). reg_rev_listen() subscribes the
+ * handle: 0 = subscribed, 1 = this backend has no notices (SQLite: poll
+ * reg_cert_revoked_since), -1 = failed (database unreachable). Then
+ * reg_rev_notified() reads arrived notices without blocking: 1 = a
+ * revocation was committed since the last call, 0 = none, -1 = the
+ * subscription is gone (connection lost or reset: poll and reg_rev_listen()
+ * again; revocations may have been missed meanwhile). */
+int reg_rev_listen(hub_registry *r);
+int reg_rev_notified(hub_registry *r);
 /* Superseded certs older than before_s -> revoked (superseded reason). */
 int reg_cert_expire_superseded(hub_registry *r, int64_t before_s, int *n);
 

@@ -18,6 +18,7 @@ struct regpg {
     char *url;
     bool readonly, relaxed;
     bool in_tx;
+    bool listening;                           /* LISTEN active on this connection */
     const pg_stmt *prepared[REGPG_MAX_STMTS]; /* on this connection */
     int nprepared;
 };
@@ -68,6 +69,7 @@ static int session_setup(hub_registry *r)
 {
     struct regpg *pg = r->pg;
     pg->nprepared = 0;
+    pg->listening = false; /* a new session listens to nothing */
     /* The plugin's handle can never write, whatever its code asks. */
     const char *sql = pg->readonly ? "SET default_transaction_read_only = on;"
                                    : (pg->relaxed ? "SET synchronous_commit = off;"
@@ -301,4 +303,44 @@ int regpg_leave(hub_registry *r, bool own, int rc)
         return rc;
     }
     return regpg_commit(r) != 0 ? -1 : rc;
+}
+
+/* ---- revocation notices ---- */
+
+int reg_rev_listen(hub_registry *r)
+{
+    if (!r->pg)
+        return 1;
+    pthread_mutex_lock(&r->lock);
+    int rc = regpg_simple(r, "LISTEN " REGPG_REV_CHANNEL ";");
+    r->pg->listening = rc == 0;
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+int reg_rev_notified(hub_registry *r)
+{
+    if (!r->pg)
+        return hub_fail("registry: SQLite has no revocation notices: poll instead");
+    pthread_mutex_lock(&r->lock);
+    struct regpg *pg = r->pg;
+    int got = 0;
+    if (!pg->listening)
+        got = hub_fail("registry (PostgreSQL): not listening for revocations (the connection "
+                       "was lost or reset)");
+    else if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK) {
+        pg->listening = false;
+        last_unavailable = true;
+        const char *m = PQerrorMessage(pg->conn);
+        got = hub_fail("registry (PostgreSQL): revocation listener lost: %.*s",
+                       (int)strcspn(m, "\n"), m);
+    } else {
+        PGnotify *n;
+        while ((n = PQnotifies(pg->conn)) != NULL) {
+            got = 1;
+            PQfreemem(n);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return got;
 }

@@ -16,6 +16,9 @@
 #include <libpq-fe.h>
 #include "registry_int.h"
 
+/* NOTIFY'ed (payload: the rev_seq) by every revocation, at its commit. */
+#define REGPG_REV_CHANNEL "edgekey_revocations"
+
 typedef struct pg_stmt {
     const char *name; /* unique per statement: the prepared name */
     const char *sql;

@@ -183,6 +183,12 @@ static const pg_stmt q_revoke = {
     "UPDATE certificates SET state=2, reason=$1, revoked_at=$2, rev_seq=$3 WHERE serial=$4;",
 };
 
+/* Delivered to the listeners (broker plugins) when the transaction commits. */
+static const pg_stmt q_rev_notify = {
+    "rev_notify",
+    "SELECT pg_notify('" REGPG_REV_CHANNEL "', $1);",
+};
+
 static int revoke_locked(hub_registry *r, const char *serial, int reason)
 {
     PGresult *res = regpg_run(r, &q_rev_lock, 1, &serial);
@@ -198,7 +204,9 @@ static int revoke_locked(hub_registry *r, const char *serial, int reason)
     const char *v[] = {regpg_i64(b[0], reason), regpg_i64(b[1], hub_now_s()),
                        regpg_i64(b[2], regpg_int(res, 0, 0)), serial};
     PQclear(res);
-    return regpg_cmd(r, &q_revoke, 4, v, NULL);
+    if (regpg_cmd(r, &q_revoke, 4, v, NULL) != 0)
+        return -1;
+    return regpg_cmd(r, &q_rev_notify, 1, &v[2], NULL);
 }
 
 int regpg_cert_revoke(hub_registry *r, const char *serial, int reason)
