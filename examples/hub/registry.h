@@ -52,7 +52,19 @@ typedef struct hub_cert {
     int state;  /* hub_cert_state */
     int reason; /* RFC 5280 CRLReason, -1 if not revoked */
     int64_t revoked_at, superseded_at, rev_seq, created;
+    char issuer[41]; /* issuing CA's key id (hex); "" = issued before there
+                        were several (the registry's first issuing CA) */
 } hub_cert;
+
+/* An issuing CA of the fleet (one per hub node, all under one root): its
+ * certificate and the latest CRL it signed, for every node and the broker. */
+typedef struct hub_issuer {
+    char id[41];    /* key id (hex), as in hub_cert.issuer */
+    char *cert_pem; /* malloc'ed, like crl_pem ("" if none yet) */
+    char *crl_pem;
+    int64_t crl_rev_seq; /* revocations up to this rev_seq are on crl_pem */
+    int64_t updated;     /* ms of the last change */
+} hub_issuer;
 
 typedef struct hub_registry hub_registry;
 
@@ -120,6 +132,14 @@ int reg_rev_listen(hub_registry *r);
 int reg_rev_notified(hub_registry *r);
 /* Superseded certs older than before_s -> revoked (superseded reason). */
 int reg_cert_expire_superseded(hub_registry *r, int64_t before_s, int *n);
+
+/* Register (or update) an issuing CA's certificate; its CRL is kept. */
+int reg_issuer_put(hub_registry *r, const char *id, const char *cert_pem);
+/* Store the issuer's new CRL and the rev_seq it covers; 1 = unknown issuer. */
+int reg_issuer_set_crl(hub_registry *r, const char *id, const char *crl_pem, int64_t rev_seq);
+typedef int (*reg_issuer_cb)(const hub_issuer *i, void *arg);
+/* Every issuer, by id (the strings are freed after each callback). */
+int reg_issuer_list(hub_registry *r, reg_issuer_cb cb, void *arg);
 
 int reg_telemetry_put(hub_registry *r, const char *pk, const char *dk, const char *point,
                       const char *value_json, int64_t ts_ms);

@@ -21,8 +21,8 @@ int reg_cert_add(hub_registry *r, const hub_cert *c)
 {
     REG_PG(r, cert_add(r, c));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO certificates(serial, product_key, device_key, "
-                                   "kind, pem, not_before, not_after, state, created) "
-                                   "VALUES(?,?,?,?,?,?,?,?,?);");
+                                   "kind, pem, not_before, not_after, state, created, issuer) "
+                                   "VALUES(?,?,?,?,?,?,?,?,?,?);");
     if (!st)
         return -1;
     reg_bind_text(st, 1, c->serial);
@@ -34,12 +34,13 @@ int reg_cert_add(hub_registry *r, const hub_cert *c)
     sqlite3_bind_int64(st, 7, c->not_after);
     sqlite3_bind_int(st, 8, c->state);
     sqlite3_bind_int64(st, 9, hub_now_s());
+    reg_bind_text(st, 10, c->issuer);
     return reg_done(r, st, sqlite3_step(st), "certificate insert");
 }
 
 #define CERT_COLS                                                                                  \
     "serial, product_key, device_key, kind, not_before, not_after, state, "                        \
-    "reason, revoked_at, superseded_at, rev_seq, created, pem"
+    "reason, revoked_at, superseded_at, rev_seq, created, pem, issuer"
 
 static int cert_row(sqlite3_stmt *st, hub_cert *c, bool with_pem)
 {
@@ -56,6 +57,7 @@ static int cert_row(sqlite3_stmt *st, hub_cert *c, bool with_pem)
     c->superseded_at = sqlite3_column_int64(st, 9);
     c->rev_seq = sqlite3_column_int64(st, 10);
     c->created = sqlite3_column_int64(st, 11);
+    reg_col_text(st, 13, c->issuer, sizeof(c->issuer));
     if (with_pem) {
         const unsigned char *p = sqlite3_column_text(st, 12);
         c->pem = strdup(p ? (const char *)p : "");

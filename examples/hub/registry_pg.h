@@ -71,6 +71,10 @@ int regpg_audit(hub_registry *r, const char *actor, const char *action, const ch
                 const char *detail);
 int regpg_counter_next(hub_registry *r, const char *name, int64_t *value);
 
+int regpg_issuer_put(hub_registry *r, const char *id, const char *cert_pem);
+int regpg_issuer_set_crl(hub_registry *r, const char *id, const char *crl_pem, int64_t rev_seq);
+int regpg_issuer_list(hub_registry *r, reg_issuer_cb cb, void *arg);
+
 int regpg_serial_next(hub_registry *r, uint64_t *id);
 int regpg_cert_add(hub_registry *r, const hub_cert *c);
 int regpg_cert_get(hub_registry *r, const char *serial, hub_cert *out);

@@ -31,7 +31,7 @@ int regpg_serial_next(hub_registry *r, uint64_t *id)
 static const pg_stmt q_cert_add = {
     "cert_add",
     "INSERT INTO certificates(serial, product_key, device_key, kind, pem, not_before, "
-    "not_after, state, created) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9);",
+    "not_after, state, created, issuer) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10);",
 };
 
 int regpg_cert_add(hub_registry *r, const hub_cert *c)
@@ -45,13 +45,14 @@ int regpg_cert_add(hub_registry *r, const hub_cert *c)
                        regpg_i64(b[1], c->not_before),
                        regpg_i64(b[2], c->not_after),
                        regpg_i64(b[3], c->state),
-                       regpg_i64(b[4], hub_now_s())};
-    return regpg_cmd(r, &q_cert_add, 9, v, NULL);
+                       regpg_i64(b[4], hub_now_s()),
+                       c->issuer};
+    return regpg_cmd(r, &q_cert_add, 10, v, NULL);
 }
 
 #define CERT_COLS                                                                                  \
     "serial, product_key, device_key, kind, not_before, not_after, state, "                        \
-    "reason, revoked_at, superseded_at, rev_seq, created, pem"
+    "reason, revoked_at, superseded_at, rev_seq, created, pem, issuer"
 
 static int cert_row(const PGresult *res, int i, hub_cert *c, bool with_pem)
 {
@@ -68,6 +69,7 @@ static int cert_row(const PGresult *res, int i, hub_cert *c, bool with_pem)
     c->superseded_at = regpg_int(res, i, 9);
     c->rev_seq = regpg_int(res, i, 10);
     c->created = regpg_int(res, i, 11);
+    regpg_text(res, i, 13, c->issuer, sizeof(c->issuer));
     if (with_pem && !(c->pem = strdup(PQgetvalue(res, i, 12))))
         return hub_fail("registry: out of memory");
     return 0;

@@ -55,6 +55,11 @@ static const char *const migrations[] = {
     " received BIGINT NOT NULL, duplicates INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(product_key, device_key, msg_id));"
     "CREATE INDEX telemetry_msgs_received ON telemetry_msgs(received);",
+    /* 2: SQLite's version 4: several issuing CAs (one per hub node) */
+    "ALTER TABLE certificates ADD COLUMN issuer TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE issuers(id TEXT PRIMARY KEY, cert_pem TEXT NOT NULL,"
+    " crl_pem TEXT NOT NULL DEFAULT '', crl_rev_seq BIGINT NOT NULL DEFAULT 0,"
+    " updated BIGINT NOT NULL);",
 };
 
 #define LATEST ((int)(sizeof(migrations) / sizeof(migrations[0])))

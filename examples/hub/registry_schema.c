@@ -48,6 +48,12 @@ static const char *const migrations[] = {
     " received INTEGER NOT NULL, duplicates INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(product_key, device_key, msg_id)) WITHOUT ROWID;"
     "CREATE INDEX telemetry_msgs_received ON telemetry_msgs(received);",
+    /* 4: several issuing CAs (one per hub node): who issued each
+     * certificate, and each issuer's certificate and latest CRL */
+    "ALTER TABLE certificates ADD COLUMN issuer TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE issuers(id TEXT PRIMARY KEY, cert_pem TEXT NOT NULL,"
+    " crl_pem TEXT NOT NULL DEFAULT '', crl_rev_seq INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL);",
 };
 
 int reg_migrate(hub_registry *r)

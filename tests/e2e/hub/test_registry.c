@@ -273,6 +273,50 @@ static void test_telemetry(void **state)
     assert_int_equal(b, 2);
 }
 
+typedef struct issuers_seen {
+    int n;
+    char crl[32];
+    int64_t rev_seq;
+} issuers_seen;
+
+static int seen_issuer(const hub_issuer *i, void *arg)
+{
+    issuers_seen *s = arg;
+    if (strncmp(i->id, "I-", 2) != 0)
+        return 0;
+    s->n++;
+    if (strcmp(i->id, "I-A") == 0) {
+        snprintf(s->crl, sizeof(s->crl), "%s", i->crl_pem);
+        s->rev_seq = i->crl_rev_seq;
+    }
+    return 0;
+}
+
+/* Several issuing CAs: each certificate names its issuer; each issuer's
+ * certificate and latest CRL are shared through the registry. */
+static void test_issuers(void **state)
+{
+    hub_registry *r = *state;
+    assert_int_equal(reg_issuer_put(r, "I-A", "cert A"), 0);
+    assert_int_equal(reg_issuer_put(r, "I-A", "cert A"), 0); /* again: no change */
+    assert_int_equal(reg_issuer_put(r, "I-B", "cert B"), 0);
+    assert_int_equal(reg_issuer_set_crl(r, "I-A", "crl A 1", 7), 0);
+    assert_int_equal(reg_issuer_set_crl(r, "I-none", "crl", 1), 1);
+    issuers_seen s = {0};
+    assert_int_equal(reg_issuer_list(r, seen_issuer, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.crl, "crl A 1");
+    assert_int_equal(s.rev_seq, 7);
+    hub_cert c = {.kind = HUB_CK_DEVICE, .pem = "pem", .issuer = "I-B"};
+    snprintf(c.serial, sizeof(c.serial), "C-issued-by-B");
+    snprintf(c.dk, sizeof(c.dk), "D-iss");
+    assert_int_equal(reg_cert_add(r, &c), 0);
+    hub_cert got;
+    assert_int_equal(reg_cert_get(r, "C-issued-by-B", &got), 0);
+    assert_string_equal(got.issuer, "I-B");
+    reg_cert_clear(&got);
+}
+
 static void test_readonly(void **state)
 {
     (void)state;
@@ -313,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_certs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_telemetry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issuers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test_setup_teardown(test_race_nonce, setup, teardown),
