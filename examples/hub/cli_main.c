@@ -11,6 +11,8 @@
 static const char usage[] =
     "usage: edgekey-hub [--config FILE] [--json] COMMAND [ARGS]\n"
     "  init [--ca-key tpm|file] [--hub-key tpm|file]   CA, hub key + certificate, broker config\n"
+    "  init --join [...]                              a further node: own issuing CA, CSR for the root\n"
+    "  ca sign-node --csr FILE --out FILE             (root's machine) sign a node's issuing CA\n"
     "  serve                                          HTTPS API + MQTT service\n"
     "  product add [--product-key PK] [--key-types rsa,ec] [--validity-days N] [--no-dynamic]\n"
     "  product list\n"
@@ -96,7 +98,7 @@ int main(int argc, char **argv)
         int (*fn)(const cli_opts *, int, char **);
     } cmds[] = {
         {"init", cli_init},     {"serve", cli_serve}, {"product", cli_product},
-        {"device", cli_device}, {"cert", cli_cert},   {"revoke", cli_revoke},
+        {"device", cli_device}, {"cert", cli_cert},   {"revoke", cli_revoke}, {"ca", cli_ca},
         {"crl", cli_crl},       {"send", cli_send},
     };
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
