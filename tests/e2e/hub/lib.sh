@@ -62,6 +62,60 @@ hub_config() {
 
 hub() { "$HUB_BIN" --config "$HUB_CONF" "$@"; }
 
+# A second hub node (B) on the same registry and broker: its own dir and API
+# port; with CA_MODE tpm its own swtpm and edgekey store too.
+#   hub_b_config CA_MODE HUB_KEY_MODE  HUB_B_DIR, HUB_B_CONF, API_B; hub_b, api_b, admin_b
+#   hub_b_join    root.pem copied, init --join (CSR), node A's root signs, init --join
+#   hub_b_start   serve in the background, HUB_B_PID
+HUB_B_DIR=$T/hubB
+HUB_B_CONF=$T/hubB.conf
+API_B_PORT=$((EDGEKEY_TEST_PORT_BASE + 2))
+API_B=https://localhost:$API_B_PORT
+TCTI_B=
+hub_b_config() {
+    if [ "$1" = tpm ]; then
+        local port
+        port=$(ek_free_port_pair)
+        mkdir -p "$T/tpmB" "$T/storeB"
+        : >"$T/edgekeyB.conf"
+        swtpm socket --tpm2 --tpmstate dir="$T/tpmB" \
+            --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+            --flags not-need-init,startup-clear --log file="$T/swtpmB.log" &
+        ek_bg_pids+=($!)
+        ek_wait_port "$port" || fail "node B's swtpm did not listen"
+        TCTI_B="swtpm:host=127.0.0.1,port=$port"
+    fi
+    HUB_CONF=$HUB_B_CONF HUB_DIR=$HUB_B_DIR API_PORT=$API_B_PORT API=$API_B hub_config "$@"
+}
+node_b() {
+    if [ -n "$TCTI_B" ]; then
+        EDGEKEY_TCTI=$TCTI_B TPM2OPENSSL_TCTI=$TCTI_B TPM2TOOLS_TCTI=$TCTI_B \
+            TPM2_PKCS11_TCTI=$TCTI_B EDGEKEY_STORE=$T/storeB EDGEKEY_CONF=$T/edgekeyB.conf "$@"
+    else
+        "$@"
+    fi
+}
+hub_b() { node_b "$HUB_BIN" --config "$HUB_B_CONF" "$@"; }
+api_b() { API=$API_B api "$@"; }
+admin_b() { API=$API_B admin "$@"; }
+hub_b_join() {
+    mkdir -p "$HUB_B_DIR/ca"
+    cp "$HUB_DIR/ca/root.pem" "$HUB_B_DIR/ca/root.pem"
+    hub_b init --join >"$T/joinB.out" 2>&1 || fail "node B init --join: $(cat "$T/joinB.out")"
+    hub ca sign-node --csr "$HUB_B_DIR/ca/issuing.csr" --out "$HUB_B_DIR/ca/issuing.pem" \
+        >/dev/null || fail "sign-node"
+    hub_b init --join >"$T/joinB.out" 2>&1 ||
+        fail "node B init --join after signing: $(cat "$T/joinB.out")"
+}
+HUB_B_PID=
+hub_b_start() {
+    node_b "$HUB_BIN" --config "$HUB_B_CONF" serve >>"$T/serveB.log" 2>&1 &
+    HUB_B_PID=$!
+    ek_bg_pids+=($HUB_B_PID)
+    ek_wait_port "$API_B_PORT" || { cat "$T/serveB.log"; fail "node B API did not listen"; }
+}
+
 HUB_PID=
 hub_start() {
     # the binary itself in the background (not the shell function), so

@@ -15,31 +15,10 @@ EDGEKEY_HUB_REGISTRY=postgresql
 DEVSIM=${HUB_DEVSIM:-$EDGEKEY_BUILD/bench/hub/hub_devsim}
 [ -x "$DEVSIM" ] || fail "hub_devsim not built at $DEVSIM"
 
-# Node A made the root (plain init) and uses tpm-env.sh's swtpm; node B has
-# its own swtpm, edgekey store, dir and API port, the same registry and broker.
-TPM_B_PORT=$(ek_free_port_pair)
-mkdir -p "$T/tpmB" "$T/storeB"
-: >"$T/edgekeyB.conf"
-swtpm socket --tpm2 --tpmstate dir="$T/tpmB" \
-    --server type=tcp,port="$TPM_B_PORT",bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$((TPM_B_PORT + 1)),bindaddr=127.0.0.1 \
-    --flags not-need-init,startup-clear --log file="$T/swtpmB.log" &
-ek_bg_pids+=($!)
-ek_wait_port "$TPM_B_PORT" || fail "node B's swtpm did not listen"
-TCTI_B="swtpm:host=127.0.0.1,port=$TPM_B_PORT"
-HUB_B_DIR=$T/hubB
-HUB_B_CONF=$T/hubB.conf
-API_B_PORT=$((EDGEKEY_TEST_PORT_BASE + 2))
-API_B=https://localhost:$API_B_PORT
+# Node A made the root (plain init) and uses tpm-env.sh's swtpm; node B
+# (lib.sh hub_b_config) its own swtpm, edgekey store, dir and API port.
 hub_config tpm file
-HUB_CONF=$HUB_B_CONF HUB_DIR=$HUB_B_DIR API_PORT=$API_B_PORT API=$API_B hub_config tpm file
-node_b() {
-    EDGEKEY_TCTI=$TCTI_B TPM2OPENSSL_TCTI=$TCTI_B TPM2TOOLS_TCTI=$TCTI_B TPM2_PKCS11_TCTI=$TCTI_B \
-        EDGEKEY_STORE=$T/storeB EDGEKEY_CONF=$T/edgekeyB.conf "$@"
-}
-hub_b() { node_b "$HUB_BIN" --config "$HUB_B_CONF" "$@"; }
-api_b() { API=$API_B api "$@"; }
-admin_b() { API=$API_B admin "$@"; }
+hub_b_config tpm file
 hub init >"$T/initA.out" 2>&1 || fail "hub init (node A): $(cat "$T/initA.out")"
 
 # Joining: without the root certificate, then CSR, root signature, check.
@@ -55,9 +34,7 @@ soft_key g SN-0001 ec
 hub ca sign-node --csr "$T/g.csr" --out "$T/g.pem" >/dev/null 2>&1 &&
     fail "sign-node signed a device CSR as an issuing CA"
 rm -f "$HUB_B_DIR/ca/issuing.pem"
-hub ca sign-node --csr "$HUB_B_DIR/ca/issuing.csr" --out "$HUB_B_DIR/ca/issuing.pem" >/dev/null ||
-    fail "sign-node"
-hub_b init --join >"$T/join2.out" 2>&1 || fail "node B init --join after signing: $(cat "$T/join2.out")"
+hub_b_join
 grep -qE "BEGIN (EDGEKEY URI|TSS2 PRIVATE KEY)" "$HUB_B_DIR/ca/issuing.key" ||
     fail "node B's CA key is not a TPM key reference"
 [ "$(openssl x509 -in "$HUB_B_DIR/ca/issuing.pem" -noout -pubkey)" != \
@@ -71,9 +48,7 @@ hub crl >/dev/null || fail "crl (node A)"   # its broker files now hold both iss
 [ "$(grep -c 'BEGIN X509 CRL' "$HUB_DIR/ca/crls.pem")" = 2 ] || fail "crls.pem: 2 CRLs expected"
 broker_start
 hub_start
-hub_b serve >>"$T/serveB.log" 2>&1 &
-ek_bg_pids+=($!)
-ek_wait_port "$API_B_PORT" || { cat "$T/serveB.log"; fail "node B API did not listen"; }
+hub_b_start
 pass "broker and both nodes up (broker: root + both issuing CAs, both CRLs)"
 
 # Enrolment through either node.
