@@ -3,7 +3,8 @@
 # nodes (CA keys in files, each its own issuing CA) on one PostgreSQL
 # registry (fsync on) and one broker; two hub_devsim runs at once, half the
 # devices each, one per node. Prints each run's JSON lines and, per phase,
-# the combined rate (devices of both / the longer wall time) and the worse
+# the combined rate (the work of both runs, rate x wall time, over the longer
+# wall time; messages for publish, as hub_devsim counts them) and the worse
 # p50/p99 of the two. Env as hub-bench.sh (HUB_BENCH_DEVICES is the total).
 EDGEKEY_HUB_REGISTRY=postgresql
 PG_FSYNC=on
@@ -39,6 +40,7 @@ cat "$T/bench-A.json" "$T/bench-B.json"
 [ "$rc" = 0 ] || { tail -20 "$T/serve.log" "$T/serveB.log" "$T/broker.log"; fail "some devices failed"; }
 jq -sc 'map(select(.phase)) | group_by(.phase)[] |
     {label: "registry=postgresql,nodes=2", phase: .[0].phase, ok: (map(.ok) | add),
-     wall_s: (map(.wall_s) | max), rate_per_s: ((map(.ok) | add) / (map(.wall_s) | max) * 10 | round / 10),
+     wall_s: (map(.wall_s) | max),
+     rate_per_s: ((map(.rate_per_s * .wall_s) | add) / (map(.wall_s) | max) * 10 | round / 10),
      p50_ms: (map(.p50_ms) | max), p99_ms: (map(.p99_ms) | max)}' \
     "$T/bench-A.json" "$T/bench-B.json"
