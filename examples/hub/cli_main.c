@@ -11,7 +11,7 @@
 static const char usage[] =
     "usage: edgekey-hub [--config FILE] [--json] COMMAND [ARGS]\n"
     "  init [--ca-key tpm|file] [--hub-key tpm|file]   CA, hub key + certificate, broker config\n"
-    "  init --join [...]                              a further node: own issuing CA, CSR for the root\n"
+    "  init --join [...]                              a further node: its issuing CA + CSR\n"
     "  ca sign-node --csr FILE --out FILE             (root's machine) sign a node's issuing CA\n"
     "  serve                                          HTTPS API + MQTT service\n"
     "  product add [--product-key PK] [--key-types rsa,ec] [--validity-days N] [--no-dynamic]\n"

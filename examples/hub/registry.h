@@ -4,8 +4,8 @@
  * Two backends: SQLite (registry_sqlite.c, WAL mode, prepared statements
  * only, versioned migrations in registry_schema.c), the embedded default for
  * one machine; and PostgreSQL (registry_pg*.c, libpq) for several hub nodes
- * on one database, chosen by the URL in reg_open(). All functions are thread-safe (one lock per registry handle).
- * Multi-step changes run inside reg_begin()/reg_commit() (reg_rollback() on
+ * on one database, chosen by the URL in reg_open(). All functions are thread-safe (one lock per
+ * registry handle). Multi-step changes run inside reg_begin()/reg_commit() (reg_rollback() on
  * error); each single call is atomic on its own.
  *
  * Return values: 0 on success, -1 on failure with hub_err() set; lookups

@@ -8,7 +8,7 @@
 
 struct hub_registry {
     sqlite3 *db;
-    struct regpg *pg; /* set: a PostgreSQL registry (registry_pg.h) */
+    struct regpg *pg;     /* set: a PostgreSQL registry (registry_pg.h) */
     pthread_mutex_t lock; /* recursive: calls nest inside reg_begin */
     bool readonly;
 };
