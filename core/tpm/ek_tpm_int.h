@@ -61,6 +61,8 @@ void ek_tpm_on_drop(ek_tpm_drop_fn fn);
 /* The TCTI a configuration string reaches: "pcap:X" (tpm2-tss's capture
  * wrapper) reaches X. The one place that reads TCTI strings is tpm.c. */
 const char *ek_tcti_target(const char *conf);
+/* Its TCTI library's name: "swtpm:host=..." -> "swtpm" ("" for the default). */
+void ek_tcti_name(const char *conf, char *out, size_t size);
 /* The connection's ESYS context (lock held, connected). */
 ESYS_CONTEXT *ek_tpm_ctx(void);
 /* Drop everything (no flushes) and connect again, keeping the lock: for a
@@ -69,6 +71,9 @@ ek_rc ek_tpm_recover_locked(void);
 bool ek_tpm_stale(void);              /* lock held: our objects vanished */
 void ek_tpm_mark_broken(void);        /* lock held: reconnect next time */
 void ek_tpm_mark_stale(void);         /* lock held: objects gone, reconnect */
+/* The rc of the last failed connect (lock held); *tcti_step: it was the
+ * TCTI loader's step (else Esys_Initialize). 0 if none failed. */
+TSS2_RC ek_tpm_connect_error(bool *tcti_step);
 /* ---- tpmrc.c: TSS2_RC codes, pure ---- */
 /* True for TCTI-layer and I/O failures (the connection is gone). */
 bool ek_tpm_rc_is_io(TSS2_RC rc);

@@ -112,6 +112,16 @@ const char *ek_tcti_target(const char *conf)
     return strncmp(conf, "pcap:", 5) == 0 ? conf + 5 : conf; /* wraps another TCTI */
 }
 
+void ek_tcti_name(const char *conf, char *out, size_t size)
+{
+    conf = ek_tcti_target(conf);
+    size_t n = strcspn(conf, ":");
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, conf, n);
+    out[n] = '\0';
+}
+
 /* Anything but a resource manager (tabrmd, /dev/tpmrm0) is exclusive. */
 static bool tcti_exclusive(const char *conf)
 {
@@ -217,8 +227,20 @@ static void install_fork_handlers(void)
         ek_log(EK_LOG_WARN, "no exit handler: an exclusive TPM keeps our objects after exit");
 }
 
+/* The last failed connect, for ek_tpm_health (doctor): which step, what rc. */
+static TSS2_RC conn_fail_rc;
+static bool conn_fail_tcti;
+
+TSS2_RC ek_tpm_connect_error(bool *tcti_step)
+{
+    *tcti_step = conn_fail_tcti;
+    return conn_fail_rc;
+}
+
 static ek_rc connect_fail(TSS2_RC rc, const char *step)
 {
+    conn_fail_rc = rc;
+    conn_fail_tcti = strcmp(step, "TCTI initialisation") == 0;
     ek_rc r = ek_error(EK_ERR_CONNECT,
                        "cannot reach the TPM through TCTI \"%s\" (%s: %s); check that the TPM "
                        "is there (swtpm or tpm2-abrmd running, /dev/tpmrm0 accessible) or set "
@@ -276,6 +298,7 @@ static ek_rc do_connect(void)
     if (rc)
         return connect_fail(rc, "ESYS initialisation");
     conn.pid = getpid();
+    conn_fail_rc = TSS2_RC_SUCCESS;
     conn.broken = conn.stale = false;
     conn.exclusive = tcti_exclusive(ek_tcti_conf) &&
                      (ek_tcti_conf[0] || access("/dev/tpmrm0", R_OK | W_OK) != 0);

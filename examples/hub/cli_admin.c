@@ -63,6 +63,7 @@ int cli_product(const cli_opts *o, int argc, char **argv)
     if (strcmp(argv[0], "list") == 0) {
         text t;
         text_open(&t);
+        fprintf(t.f, "%-20s %s\n", "PRODUCT-KEY", "KEY-TYPES, VALIDITY, ACTIVATION");
         json_t *arr = json_array();
         void *pair[2] = {arr, &t};
         reg_product_list(ctx.reg, list_product, pair);
@@ -157,6 +158,7 @@ int cli_device(const cli_opts *o, int argc, char **argv)
     } else {
         text t;
         text_open(&t);
+        fprintf(t.f, "%-24s %-20s %-10s %s\n", "DEVICE-KEY", "PRODUCT-KEY", "STATE", "ASSET-ID");
         json_t *arr = json_array();
         void *pair[2] = {arr, &t};
         reg_device_list(ctx.reg, pk, list_device, pair);
@@ -184,6 +186,7 @@ int cli_cert(const cli_opts *o, int argc, char **argv)
         return 1;
     text t;
     text_open(&t);
+    fprintf(t.f, "%-34s %-24s %-10s %s\n", "SERIAL", "DEVICE-KEY", "STATE", "REASON");
     json_t *arr = json_array();
     void *pair[2] = {arr, &t};
     reg_cert_list(ctx.reg, cli_opt(argc, argv, "--device-key"), false, list_cert, pair);

@@ -2,7 +2,8 @@
  *
  * Every path defaults to a place under `dir`; see docs/hub-api.md for the
  * keys. hub_config_load() with path NULL uses $EDGEKEY_HUB_CONF, else
- * /etc/edgekey/hub.conf; a missing file gives the defaults. */
+ * /etc/edgekey/hub.conf; a missing or unreadable file is an error naming
+ * it (-1, hub_err()). */
 #ifndef HUB_CONFIG_H
 #define HUB_CONFIG_H
 

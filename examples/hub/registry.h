@@ -82,6 +82,9 @@ int reg_schema_version(hub_registry *r);
  * reached (PostgreSQL down or restarting); the request may be retried and
  * nothing of it was stored. Always false for SQLite. */
 bool reg_unavailable(void);
+/* The schema version this build migrates r's backend to (doctor: "is it
+ * current?"); r NULL: SQLite's. */
+int reg_schema_latest(const hub_registry *r);
 
 int reg_begin(hub_registry *r); /* takes the lock until commit/rollback */
 int reg_commit(hub_registry *r);

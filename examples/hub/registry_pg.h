@@ -47,6 +47,7 @@ int regpg_leave(hub_registry *r, bool own, int rc);
 
 int regpg_migrate(hub_registry *r, bool readonly);
 int regpg_schema_version(hub_registry *r);
+int regpg_schema_latest(void);
 int regpg_set_durability(hub_registry *r, bool full);
 int regpg_begin(hub_registry *r);
 int regpg_commit(hub_registry *r);

@@ -73,6 +73,11 @@ static const pg_stmt q_applied = {
     "INSERT INTO schema_migrations(version, applied) VALUES($1, $2);",
 };
 
+int regpg_schema_latest(void)
+{
+    return LATEST;
+}
+
 int regpg_schema_version(hub_registry *r)
 {
     PGresult *res = regpg_run(r, &q_version, 0, NULL);

@@ -5,7 +5,7 @@
  * schema at a whole version. Never edit a released migration: append one. */
 #include <stdio.h>
 #include "hub_util.h"
-#include "registry_int.h"
+#include "registry_pg.h"
 
 static const char *const migrations[] = {
     /* 1: the first schema */
@@ -56,12 +56,19 @@ static const char *const migrations[] = {
     " updated INTEGER NOT NULL);",
 };
 
+int reg_schema_latest(const hub_registry *r)
+{
+    if (r && r->pg)
+        return regpg_schema_latest();
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
 int reg_migrate(hub_registry *r)
 {
     int version = reg_schema_version(r);
     if (version < 0)
         return -1;
-    int latest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+    int latest = reg_schema_latest(r);
     if (version > latest)
         return hub_fail("registry schema version %d is newer than this hub (%d): "
                         "upgrade edgekey-hub",
