@@ -6,6 +6,7 @@
 # CRL stale (made 10 days ago with faketime), hub certificate near expiry
 # and expired. Each time: the check fails (or warns), names the object, and
 # gives a fix; where the fix is a command it is run and the check passes.
+EDGEKEY_HUB_REGISTRY=sqlite   # its registry fixtures edit the SQLite file
 . "$(dirname "$0")/lib.sh"
 command -v faketime >/dev/null || fail "faketime not installed (scripts/deps)"
 # The CRLs and certificates are crafted with software keys only: the stock
