@@ -88,14 +88,13 @@ hub_b_config() {
     fi
     HUB_CONF=$HUB_B_CONF HUB_DIR=$HUB_B_DIR API_PORT=$API_B_PORT API=$API_B hub_config "$@"
 }
-node_b() {
-    if [ -n "$TCTI_B" ]; then
-        EDGEKEY_TCTI=$TCTI_B TPM2OPENSSL_TCTI=$TCTI_B TPM2TOOLS_TCTI=$TCTI_B \
-            TPM2_PKCS11_TCTI=$TCTI_B EDGEKEY_STORE=$T/storeB EDGEKEY_CONF=$T/edgekeyB.conf "$@"
-    else
-        "$@"
-    fi
+# node B's environment (its swtpm and store) as env arguments
+node_b_env() {
+    [ -z "$TCTI_B" ] || echo "EDGEKEY_TCTI=$TCTI_B TPM2OPENSSL_TCTI=$TCTI_B TPM2TOOLS_TCTI=$TCTI_B" \
+        "TPM2_PKCS11_TCTI=$TCTI_B EDGEKEY_STORE=$T/storeB EDGEKEY_CONF=$T/edgekeyB.conf"
 }
+# shellcheck disable=SC2046  # node_b_env's words are split on purpose
+node_b() { env $(node_b_env) "$@"; }
 hub_b() { node_b "$HUB_BIN" --config "$HUB_B_CONF" "$@"; }
 api_b() { API=$API_B api "$@"; }
 admin_b() { API=$API_B admin "$@"; }
@@ -110,7 +109,9 @@ hub_b_join() {
 }
 HUB_B_PID=
 hub_b_start() {
-    node_b "$HUB_BIN" --config "$HUB_B_CONF" serve >>"$T/serveB.log" 2>&1 &
+    # env execs the hub: $! is the hub itself, stopped by PID at exit
+    # shellcheck disable=SC2046
+    env $(node_b_env) "$HUB_BIN" --config "$HUB_B_CONF" serve >>"$T/serveB.log" 2>&1 &
     HUB_B_PID=$!
     ek_bg_pids+=($HUB_B_PID)
     ek_wait_port "$API_B_PORT" || { cat "$T/serveB.log"; fail "node B API did not listen"; }
