@@ -9,6 +9,7 @@
 #include "api_parse.h"
 #include "api_tls.h"
 #include "hub_util.h"
+#include "registry.h"
 
 struct api_server {
     struct MHD_Daemon *d;
@@ -66,6 +67,8 @@ void api_reply_op(api_req *r, int st, json_t *data, const char *ecode)
 {
     if (st == 0)
         api_reply_data(r, data);
+    else if (st >= 500 && reg_unavailable()) /* nothing stored: the client may retry */
+        api_reply_error(r, 503, "registry_unavailable", hub_err());
     else
         api_reply_error(r, (unsigned)st, ecode ? ecode : "error", hub_err());
 }

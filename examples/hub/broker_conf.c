@@ -44,9 +44,10 @@ int hub_broker_conf_write(const hub_config *cfg)
     char conf[HUB_PATH_MAX], chain[HUB_PATH_MAX], cert[HUB_PATH_MAX], crl[HUB_PATH_MAX];
     char cnf[HUB_PATH_MAX] = "";
     hub_path(cfg, "broker/mosquitto.conf", conf, sizeof(conf));
-    hub_path(cfg, "ca/chain.pem", chain, sizeof(chain));
+    /* every node's issuing CA and CRL (ca_fleet.c) */
+    hub_path(cfg, "ca/cas.pem", chain, sizeof(chain));
     hub_path(cfg, "hub/hub-chain.pem", cert, sizeof(cert));
-    hub_path(cfg, "ca/crl.pem", crl, sizeof(crl));
+    hub_path(cfg, "ca/crls.pem", crl, sizeof(crl));
     if (!key_is_software(cfg->hub_key) && write_openssl_cnf(cfg, cnf, sizeof(cnf)) != 0)
         return -1;
     char *buf = NULL;

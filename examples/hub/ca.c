@@ -122,29 +122,41 @@ static int make_root(const char *dir)
     return rc;
 }
 
-static int make_issuing(const char *dir, const char *key_address)
+X509 *hub_ca_sign_issuing(const char *dir, EVP_PKEY *pub, const char *cn)
 {
     char path[HUB_PATH_MAX + 16];
     snprintf(path, sizeof(path), "%s/root.key", dir);
     EVP_PKEY *rootkey = hub_load_key(path);
     snprintf(path, sizeof(path), "%s/root.pem", dir);
-    X509 *root = hub_load_cert(path);
-    EVP_PKEY *cakey = hub_load_key(key_address);
+    X509 *root = rootkey ? hub_load_cert(path) : NULL;
     unsigned char serial[16];
     X509 *x = NULL;
-    int rc = -1;
-    if (rootkey && root && cakey && RAND_bytes(serial, sizeof(serial)) == 1) {
+    if (root && RAND_bytes(serial, sizeof(serial)) == 1) {
         serial[0] &= 0x7f;
-        x = skeleton(serial, sizeof(serial), "edgekey hub issuing CA", root, cakey, 1825);
-        snprintf(path, sizeof(path), "%s/issuing.pem", dir);
-        rc = !x || add_ext(x, root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-                     add_ext(x, root, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-                     add_ext(x, root, NID_subject_key_identifier, "hash") ||
-                     add_ext(x, root, NID_authority_key_identifier, "keyid:always") ||
-                     sign_cert(x, rootkey, "issuing CA") || write_cert(path, x)
-                 ? -1
-                 : 0;
+        x = skeleton(serial, sizeof(serial), cn, root, pub, 1825);
+        if (x && (add_ext(x, root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+                  add_ext(x, root, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+                  add_ext(x, root, NID_subject_key_identifier, "hash") ||
+                  add_ext(x, root, NID_authority_key_identifier, "keyid:always") ||
+                  sign_cert(x, rootkey, "issuing CA"))) {
+            X509_free(x);
+            x = NULL;
+        }
     }
+    X509_free(root);
+    EVP_PKEY_free(rootkey);
+    return x;
+}
+
+static int make_issuing(const char *dir, const char *key_address)
+{
+    char path[HUB_PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/root.pem", dir);
+    X509 *root = hub_load_cert(path);
+    EVP_PKEY *cakey = hub_load_key(key_address);
+    X509 *x = root && cakey ? hub_ca_sign_issuing(dir, cakey, "edgekey hub issuing CA") : NULL;
+    snprintf(path, sizeof(path), "%s/issuing.pem", dir);
+    int rc = x && write_cert(path, x) == 0 ? 0 : -1;
     char *a = rc == 0 ? hub_cert_pem(x) : NULL, *b = rc == 0 ? hub_cert_pem(root) : NULL;
     if (a && b) {
         size_t la = strlen(a), lb = strlen(b);
@@ -161,7 +173,6 @@ static int make_issuing(const char *dir, const char *key_address)
     free(b);
     X509_free(x);
     X509_free(root);
-    EVP_PKEY_free(rootkey);
     EVP_PKEY_free(cakey);
     return rc;
 }
@@ -200,6 +211,16 @@ int hub_ca_open(const hub_config *cfg, hub_ca **out)
         hub_ca_free(ca);
         return -1;
     }
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca->issuing);
+    if (!ski || ski->length > 20) {
+        hub_ca_free(ca);
+        return hub_fail("%s/issuing.pem has no subject key identifier (up to 20 bytes): "
+                        "reissue the issuing CA",
+                        dir);
+    }
+    hub_hex_upper(ski->data, (size_t)ski->length, ca->issuer_id);
+    snprintf(path, sizeof(path), "%s/root.key", dir);
+    ca->owns_legacy = access(path, F_OK) == 0;
     if (X509_check_private_key(ca->issuing, ca->key) != 1) {
         ERR_clear_error();
         hub_ca_free(ca);
@@ -307,6 +328,7 @@ int hub_ca_issue(hub_ca *ca, hub_registry *reg, EVP_PKEY *pub, const hub_issue *
         c.not_after = hub_asn1_time_unix(X509_get0_notAfter(x));
         c.state = HUB_CERT_ACTIVE;
         c.reason = -1;
+        snprintf(c.issuer, sizeof(c.issuer), "%s", ca->issuer_id);
         rc = reg_cert_add(reg, &c);
     } else {
         rc = -1;
@@ -319,14 +341,35 @@ int hub_ca_issue(hub_ca *ca, hub_registry *reg, EVP_PKEY *pub, const hub_issue *
     return rc;
 }
 
-int hub_ca_verify(hub_ca *ca, X509 *leaf)
+const char *hub_ca_issuer_id(const hub_ca *ca)
+{
+    return ca->issuer_id;
+}
+
+bool hub_ca_owns(const hub_ca *ca, const hub_cert *c)
+{
+    return c->issuer[0] ? strcmp(c->issuer, ca->issuer_id) == 0 : ca->owns_legacy;
+}
+
+static int verify_once(hub_ca *ca, X509 *leaf, int *err)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int ok = ctx && X509_STORE_CTX_init(ctx, ca->store, leaf, NULL) &&
              X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) && X509_verify_cert(ctx) == 1;
-    int err = ctx ? X509_STORE_CTX_get_error(ctx) : 0;
+    *err = ctx ? X509_STORE_CTX_get_error(ctx) : 0;
     X509_STORE_CTX_free(ctx);
     ERR_clear_error();
+    return ok;
+}
+
+int hub_ca_verify(hub_ca *ca, X509 *leaf)
+{
+    int err;
+    int ok = verify_once(ca, leaf, &err);
+    /* issued by a node that joined after this one started: learn it */
+    if (!ok && err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY && ca->reg &&
+        hub_ca_fleet_load(ca) == 0)
+        ok = verify_once(ca, leaf, &err);
     if (!ok)
         return hub_fail("client certificate does not verify against the hub CA: %s",
                         X509_verify_cert_error_string(err));

@@ -5,6 +5,10 @@
  * issuing CA key is a key address (config ca_key): a software PEM file, or
  * a TPM key reached through the edgekey provider.
  *
+ * Several hub nodes share one root, each with its own issuing CA: ca/root.key
+ * lives only where the root was made (offline in real life); a joining node
+ * has ca/root.pem and its own issuing.pem signed by that root.
+ *
  * hub_ca_issue() allocates a serial, signs, and stores the certificate in
  * the registry; call it inside reg_begin()/reg_commit() so the certificate
  * is recorded before anyone sees it. The CA serialises its own signing. */
@@ -34,6 +38,9 @@ typedef struct hub_issue {
  * which must exist already) unless they exist. */
 int hub_ca_create(const hub_config *cfg, const char *ca_key_address);
 int hub_ca_open(const hub_config *cfg, hub_ca **out);
+/* The root's step (where <dir>/root.key is): an issuing CA certificate
+ * (CA:TRUE, pathlen 0, keyCertSign + cRLSign, 5 years) for pub. */
+X509 *hub_ca_sign_issuing(const char *dir, EVP_PKEY *pub, const char *cn);
 void hub_ca_free(hub_ca *ca);
 
 /* Sign a certificate for pub; out (optional) receives the registry record
@@ -44,6 +51,19 @@ int hub_ca_issue(hub_ca *ca, hub_registry *reg, EVP_PKEY *pub, const hub_issue *
 const char *hub_ca_chain_pem(const hub_ca *ca);
 /* Verify a client certificate against the CA (chain, time, purpose). */
 int hub_ca_verify(hub_ca *ca, X509 *leaf);
+
+/* Several nodes (ca_fleet.c), each its own issuing CA under one root.
+ * join: register this node's issuing CA in the registry and learn the
+ * others' (client certificates of any node verify; ca->reg is kept).
+ * files: write ca/cas.pem (root + every issuing CA) and ca/crls.pem (every
+ * issuer's latest CRL), what the broker reads. sync (maintenance): *stale =
+ * this issuer's CRL misses a revocation (made by any node); rewrites the
+ * fleet files when an issuer changed: returns 1 then (tell the broker). */
+int hub_ca_fleet_join(hub_ca *ca, hub_registry *reg);
+int hub_ca_fleet_files(hub_ca *ca, hub_registry *reg);
+int hub_ca_fleet_sync(hub_ca *ca, hub_registry *reg, bool *stale);
+/* This node's issuing CA key id (hex), as stored in hub_cert.issuer. */
+const char *hub_ca_issuer_id(const hub_ca *ca);
 
 /* CRL (crl.c): regenerate from the registry and write crl.pem/crl.der
  * atomically; *next_update (optional) gets nextUpdate. */

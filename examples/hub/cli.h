@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
+#include <openssl/x509.h>
+#include "config.h"
 
 typedef struct cli_opts {
     const char *conf; /* --config */
@@ -33,6 +35,16 @@ void cli_usage(FILE *f);
 /* "edgekey-hub: CMD: WHAT ARG" + usage on stderr (JSON too under --json);
  * returns 2. cmd and arg may be NULL. */
 int cli_usage_error(const cli_opts *o, const char *cmd, const char *what, const char *arg);
+int cli_ca(const cli_opts *o, int argc, char **argv); /* cli_join.c */
+
+/* init --join (cli_join.c): 0 = this node's issuing CA is in place, go on
+ * with init; 1 = its CSR was written, the root must sign it first; -1 =
+ * error (hub_err). */
+int cli_join_prepare(const cli_opts *o, hub_config *cfg, const char *ca_mode);
+/* A key at path, made in the TPM (mode "tpm") or in software (cli_init.c). */
+int cli_init_key(const char *mode, const char *label, const char *path, const char *uri_file);
+/* CSR with subject CN signed by the key at key_addr (provider for TPM keys). */
+X509_REQ *cli_make_csr(const char *key_addr, const char *cn);
 
 /* Print a result: JSON (--json) or the human text. Steals j. */
 void cli_print(const cli_opts *o, json_t *j, const char *human);

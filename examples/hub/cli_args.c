@@ -15,8 +15,11 @@ typedef struct cmd_spec {
 } cmd_spec;
 
 static const cmd_spec specs[] = {
-    {"init", NULL, "--ca-key --hub-key", "",
-     "init [--ca-key tpm|file] [--hub-key tpm|file]   CA, hub key + certificate, broker config"},
+    {"init", NULL, "--ca-key --hub-key", "--join",
+     "init [--ca-key tpm|file] [--hub-key tpm|file] [--join]  CA, hub key + certificate, broker "
+     "config; --join: a further node (its issuing CA + CSR for the root)"},
+    {"ca", "sign-node", "--csr --out", "",
+     "ca sign-node --csr FILE --out FILE             (root's machine) sign a node's issuing CA"},
     {"serve", NULL, "", "",
      "serve                                          HTTPS API + MQTT service"},
     {"doctor", NULL, "", "",

@@ -33,8 +33,7 @@ static int ensure_dir(const hub_config *cfg, const char *rel)
     return 0;
 }
 
-/* A key at path, made in the TPM (mode "tpm") or in software. */
-static int ensure_key(const char *mode, const char *label, const char *path, const char *uri_file)
+int cli_init_key(const char *mode, const char *label, const char *path, const char *uri_file)
 {
     if (access(path, F_OK) == 0)
         return 0;
@@ -54,8 +53,7 @@ static int ensure_key(const char *mode, const char *label, const char *path, con
     return rc;
 }
 
-/* CSR signed by the key at key_addr (through the provider for TPM keys). */
-static X509_REQ *make_csr(const char *key_addr, const char *cn)
+X509_REQ *cli_make_csr(const char *key_addr, const char *cn)
 {
     EVP_PKEY *k = hub_load_key(key_addr);
     X509_REQ *req = X509_REQ_new();
@@ -99,7 +97,7 @@ static int ensure_cert(hub_ctx *ctx, const char *key_addr, int kind, const char 
     hub_path(&ctx->cfg, rel_cert, cpath, sizeof(cpath));
     if (access(cpath, F_OK) == 0)
         return 0;
-    X509_REQ *req = make_csr(key_addr, cn);
+    X509_REQ *req = cli_make_csr(key_addr, cn);
     if (!req)
         return -1;
     char csrpath[HUB_PATH_MAX];
@@ -163,8 +161,9 @@ static int run_init(hub_config *cfg, const char *ca_mode, const char *hub_mode)
     hub_providers_init();
     /* Both TPM keys first, by child processes, before this process opens
      * the TPM itself: a direct TCTI takes one connection at a time. */
-    if (ensure_key(ca_mode, "hub-ca", cfg->ca_key, NULL) ||
-        ensure_key(hub_mode, "hub-tls", cfg->hub_key, uri_file) || hub_ca_create(cfg, cfg->ca_key))
+    if (cli_init_key(ca_mode, "hub-ca", cfg->ca_key, NULL) ||
+        cli_init_key(hub_mode, "hub-tls", cfg->hub_key, uri_file) ||
+        hub_ca_create(cfg, cfg->ca_key))
         return -1;
     hub_ctx ctx;
     if (hub_ctx_open(cfg->conf_path, true, &ctx) != 0)
@@ -175,7 +174,7 @@ static int run_init(hub_config *cfg, const char *ca_mode, const char *hub_mode)
     host[strcspn(host, ",")] = '\0';
     int rc = ensure_cert(&ctx, cfg->hub_key, HUB_CK_HUB, host, "hub/hub.pem", "hub/hub.csr",
                          "hub/hub-chain.pem") ||
-                     ensure_key("file", "service", svc_key, NULL) ||
+                     cli_init_key("file", "service", svc_key, NULL) ||
                      ensure_cert(&ctx, svc_key, HUB_CK_SERVICE, cfg->service_cn,
                                  "service/service.pem", "service/service.csr", NULL) ||
                      hub_op_crl_refresh(&ctx) || hub_broker_conf_write(&ctx.cfg)
@@ -192,6 +191,12 @@ int cli_init(const cli_opts *o, int argc, char **argv)
         return cli_error(o, "config", hub_err());
     const char *ca_mode = cli_opt(argc, argv, "--ca-key");
     const char *hub_mode = cli_opt(argc, argv, "--hub-key");
+    /* a further node: its issuing CA signed by the fleet's offline root */
+    int join = cli_flag(argc, argv, "--join")
+                   ? cli_join_prepare(o, &cfg, ca_mode ? ca_mode : cfg.ca_key_mode)
+                   : 0;
+    if (join != 0)
+        return join < 0 ? cli_error(o, "join", hub_err()) : 0;
     if (run_init(&cfg, ca_mode ? ca_mode : cfg.ca_key_mode, hub_mode ? hub_mode : cfg.hub_key_mode))
         return cli_error(o, "init", hub_err());
     char chain[HUB_PATH_MAX], cert[HUB_PATH_MAX], broker[HUB_PATH_MAX], human[8 * HUB_PATH_MAX];

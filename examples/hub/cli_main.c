@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         {"init", cli_init},     {"serve", cli_serve}, {"product", cli_product},
         {"device", cli_device}, {"cert", cli_cert},   {"revoke", cli_revoke},
         {"crl", cli_crl},       {"send", cli_send},   {"doctor", cli_doctor},
+        {"ca", cli_ca},
     };
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         if (strcmp(cmd, cmds[k].name) == 0)

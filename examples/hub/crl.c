@@ -17,15 +17,20 @@ void hub_crl_paths(const hub_ca *ca, char *pem, char *der, size_t size)
 }
 
 typedef struct crl_fill {
+    const hub_ca *ca;
     X509_CRL *crl;
     int err;
+    int64_t rev_seq; /* the newest revocation listed */
 } crl_fill;
 
 static int add_revoked(const hub_cert *c, void *arg)
 {
     crl_fill *f = arg;
-    if (c->state != HUB_CERT_REVOKED)
+    /* each issuer signs the CRL of what it issued (RFC 5280 5.1.2.3) */
+    if (c->state != HUB_CERT_REVOKED || !hub_ca_owns(f->ca, c))
         return 0;
+    if (c->rev_seq > f->rev_seq)
+        f->rev_seq = c->rev_seq;
     X509_REVOKED *rv = X509_REVOKED_new();
     BIGNUM *bn = NULL;
     ASN1_INTEGER *sn = NULL;
@@ -51,7 +56,7 @@ static int add_revoked(const hub_cert *c, void *arg)
     return f->err;
 }
 
-static int write_crl(hub_ca *ca, X509_CRL *crl)
+static int write_crl(hub_ca *ca, hub_registry *reg, X509_CRL *crl, int64_t rev_seq)
 {
     char pem[HUB_PATH_MAX + 32], der[HUB_PATH_MAX + 32];
     hub_crl_paths(ca, pem, der, sizeof(pem));
@@ -62,10 +67,15 @@ static int write_crl(hub_ca *ca, X509_CRL *crl)
     if (b && dlen > 0 && PEM_write_bio_X509_CRL(b, crl)) {
         char *p;
         long n = BIO_get_mem_data(b, &p);
-        rc = hub_write_atomic(der, d, (size_t)dlen, 0644) ||
-                     hub_write_atomic(pem, p, (size_t)n, 0644)
+        char *text = strndup(p, (size_t)n);
+        /* the registry copy is what the other nodes put in their crls.pem */
+        rc = !text || hub_write_atomic(der, d, (size_t)dlen, 0644) ||
+                     hub_write_atomic(pem, p, (size_t)n, 0644) ||
+                     reg_issuer_set_crl(reg, ca->issuer_id, text, rev_seq) < 0 ||
+                     hub_ca_fleet_files(ca, reg)
                  ? -1
                  : 0;
+        free(text);
     } else {
         hub_fail("CRL: encoding failed");
     }
@@ -80,7 +90,7 @@ int hub_crl_update(hub_ca *ca, hub_registry *reg, int64_t *next_update)
     if (reg_counter_next(reg, "crl_number", &number) != 0)
         return -1;
     X509_CRL *crl = X509_CRL_new();
-    crl_fill f = {crl, 0};
+    crl_fill f = {ca, crl, 0, 0};
     int64_t now = hub_now_s(), next = now + (int64_t)ca->cfg.crl_days * 86400;
     ASN1_TIME *last = ASN1_TIME_set(NULL, (time_t)now), *nxt = ASN1_TIME_set(NULL, (time_t)next);
     ASN1_INTEGER *num = ASN1_INTEGER_new();
@@ -112,7 +122,7 @@ int hub_crl_update(hub_ca *ca, hub_registry *reg, int64_t *next_update)
         hub_fail("CRL: cannot build (%s)", f.err ? "revoked entry" : "header");
     }
     ERR_clear_error();
-    int rc = ok ? write_crl(ca, crl) : -1;
+    int rc = ok ? write_crl(ca, reg, crl, f.rev_seq) : -1;
     if (rc == 0 && next_update)
         *next_update = next;
     X509_EXTENSION_free(aki);

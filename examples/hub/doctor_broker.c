@@ -35,10 +35,11 @@ static int conf_value(const char *conf, const char *key, char *out, size_t size)
 
 static void fill_expect(const hub_config *cfg, expect *e)
 {
-    hub_path(cfg, "ca/chain.pem", e[0].want, sizeof(e[0].want));
+    /* every node's issuing CA and CRL, as broker_conf.c writes them */
+    hub_path(cfg, "ca/cas.pem", e[0].want, sizeof(e[0].want));
     hub_path(cfg, "hub/hub-chain.pem", e[1].want, sizeof(e[1].want));
     snprintf(e[2].want, sizeof(e[2].want), "%s", cfg->hub_key);
-    hub_path(cfg, "ca/crl.pem", e[3].want, sizeof(e[3].want));
+    hub_path(cfg, "ca/crls.pem", e[3].want, sizeof(e[3].want));
     snprintf(e[4].want, sizeof(e[4].want), "%s",
              cfg->plugin_path[0] ? cfg->plugin_path : HUB_PLUGIN_DEFAULT);
     snprintf(e[5].want, sizeof(e[5].want), "%s", cfg->registry);

@@ -36,9 +36,11 @@ void doc_fix(doc_result *res, const char *fmt, ...)
 void doc_check_registry(const hub_config *cfg, doc_report *rep)
 {
     hub_registry *r = NULL;
-    int v = -1, latest = reg_schema_latest();
-    if (reg_open(cfg->registry, true, &r) == 0)
+    int v = -1, latest = reg_schema_latest(NULL);
+    if (reg_open(cfg->registry, true, &r) == 0) {
         v = reg_schema_version(r);
+        latest = reg_schema_latest(r);
+    }
     if (v < 0) {
         /* SQLite's later errors ("file is not a database") name no file */
         const char *colon = strchr(cfg->registry, ':'), *path = colon ? colon + 1 : cfg->registry;

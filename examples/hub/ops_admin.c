@@ -20,7 +20,10 @@ int hub_ctx_open(const char *conf_path, bool with_ca, hub_ctx *ctx)
         reg_close(ctx->reg);
         return -1;
     }
-    if (with_ca && hub_ca_open(&ctx->cfg, &ctx->ca) != 0) {
+    if (with_ca &&
+        (hub_ca_open(&ctx->cfg, &ctx->ca) != 0 || hub_ca_fleet_join(ctx->ca, ctx->reg) != 0)) {
+        hub_ca_free(ctx->ca);
+        ctx->ca = NULL;
         reg_close(ctx->reg);
         ctx->reg = NULL;
         return -1;
@@ -205,8 +208,10 @@ int hub_op_device_reset(hub_ctx *ctx, const char *dk, int *revoked, const char *
     live_certs l = {.n = 0};
     int rc = dk ? reg_device_get(ctx->reg, dk, &d) : 1;
     if (rc == 1)
-        return REFUSE(404, "device_not_registered", "device '%s' is not registered; see "
-                      "edgekey-hub device list", dk ? dk : "");
+        return REFUSE(404, "device_not_registered",
+                      "device '%s' is not registered; see "
+                      "edgekey-hub device list",
+                      dk ? dk : "");
     if (rc < 0 || reg_cert_list(ctx->reg, dk, false, collect_live, &l) != 0)
         return REFUSE(500, "internal", "%s", hub_err());
     OPENSSL_cleanse(d.secret, sizeof(d.secret));
@@ -235,8 +240,18 @@ int hub_op_device_reset(hub_ctx *ctx, const char *dk, int *revoked, const char *
 int hub_op_maintain(hub_ctx *ctx)
 {
     int n = 0;
+    bool stale = false;
     if (reg_cert_expire_superseded(ctx->reg, hub_now_s() - ctx->cfg.renew_grace_s, &n) != 0)
         return -1;
+    /* another node revoked one of ours (our CRL is stale), or another
+     * issuer's CRL changed (our broker's crls.pem is) */
+    int fleet = ctx->ca ? hub_ca_fleet_sync(ctx->ca, ctx->reg, &stale) : 0;
+    if (fleet < 0)
+        return -1;
+    if (ctx->ca && stale)
+        return hub_op_crl_refresh(ctx);
+    if (fleet == 1)
+        notify_broker(ctx);
     /* Reissue a day before nextUpdate (or at once for short test periods). */
     int64_t margin = ctx->cfg.crl_days > 1 ? 86400 : 3600;
     if (ctx->ca &&

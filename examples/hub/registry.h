@@ -1,11 +1,11 @@
 /* edgekey hub: the registry (products, devices, certificates, telemetry,
  * audit log, replay nonces) behind one small interface.
  *
- * The only backend today is SQLite (registry_sqlite.c, WAL mode, prepared
- * statements only, versioned migrations in registry_schema.c); a PostgreSQL
- * backend implements the same functions and is chosen by the URL scheme in
- * reg_open(). All functions are thread-safe (one lock per registry handle).
- * Multi-step changes run inside reg_begin()/reg_commit() (reg_rollback() on
+ * Two backends: SQLite (registry_sqlite.c, WAL mode, prepared statements
+ * only, versioned migrations in registry_schema.c), the embedded default for
+ * one machine; and PostgreSQL (registry_pg*.c, libpq) for several hub nodes
+ * on one database, chosen by the URL in reg_open(). All functions are thread-safe (one lock per
+ * registry handle). Multi-step changes run inside reg_begin()/reg_commit() (reg_rollback() on
  * error); each single call is atomic on its own.
  *
  * Return values: 0 on success, -1 on failure with hub_err() set; lookups
@@ -52,11 +52,24 @@ typedef struct hub_cert {
     int state;  /* hub_cert_state */
     int reason; /* RFC 5280 CRLReason, -1 if not revoked */
     int64_t revoked_at, superseded_at, rev_seq, created;
+    char issuer[41]; /* issuing CA's key id (hex); "" = issued before there
+                        were several (the registry's first issuing CA) */
 } hub_cert;
+
+/* An issuing CA of the fleet (one per hub node, all under one root): its
+ * certificate and the latest CRL it signed, for every node and the broker. */
+typedef struct hub_issuer {
+    char id[41];    /* key id (hex), as in hub_cert.issuer */
+    char *cert_pem; /* malloc'ed, like crl_pem ("" if none yet) */
+    char *crl_pem;
+    int64_t crl_rev_seq; /* revocations up to this rev_seq are on crl_pem */
+    int64_t updated;     /* ms of the last change */
+} hub_issuer;
 
 typedef struct hub_registry hub_registry;
 
-/* url: "sqlite:/path/hub.db" or a plain path. readonly: for the broker
+/* url: "sqlite:/path/hub.db" or a plain path (SQLite); "postgresql://..."
+ * or a libpq conninfo "host=... dbname=..." (PostgreSQL). readonly: for the broker
  * plugin (no migrations, no writes). Applies pending migrations otherwise. */
 int reg_open(const char *url, bool readonly, hub_registry **out);
 void reg_close(hub_registry *r);
@@ -65,8 +78,13 @@ void reg_close(hub_registry *r);
  * nothing, a power cut may lose the last commits (telemetry). */
 int reg_set_durability(hub_registry *r, bool full);
 int reg_schema_version(hub_registry *r);
-/* The schema version this build migrates to (doctor: "is it current?"). */
-int reg_schema_latest(void);
+/* After a failed call (this thread): true when the database could not be
+ * reached (PostgreSQL down or restarting); the request may be retried and
+ * nothing of it was stored. Always false for SQLite. */
+bool reg_unavailable(void);
+/* The schema version this build migrates r's backend to (doctor: "is it
+ * current?"); r NULL: SQLite's. */
+int reg_schema_latest(const hub_registry *r);
 
 int reg_begin(hub_registry *r); /* takes the lock until commit/rollback */
 int reg_commit(hub_registry *r);
@@ -105,8 +123,26 @@ int reg_cert_revoke(hub_registry *r, const char *serial, int reason);
 /* Revocations with rev_seq > after, in order (for the broker plugin). */
 int reg_cert_revoked_since(hub_registry *r, int64_t after, reg_cert_cb cb, void *arg);
 int64_t reg_cert_max_rev_seq(hub_registry *r);
+/* Revocations pushed (PostgreSQL LISTEN/NOTIFY; every revocation notifies
+ * at its commit, whichever node made it). reg_rev_listen() subscribes the
+ * handle: 0 = subscribed, 1 = this backend has no notices (SQLite: poll
+ * reg_cert_revoked_since), -1 = failed (database unreachable). Then
+ * reg_rev_notified() reads arrived notices without blocking: 1 = a
+ * revocation was committed since the last call, 0 = none, -1 = the
+ * subscription is gone (connection lost or reset: poll and reg_rev_listen()
+ * again; revocations may have been missed meanwhile). */
+int reg_rev_listen(hub_registry *r);
+int reg_rev_notified(hub_registry *r);
 /* Superseded certs older than before_s -> revoked (superseded reason). */
 int reg_cert_expire_superseded(hub_registry *r, int64_t before_s, int *n);
+
+/* Register (or update) an issuing CA's certificate; its CRL is kept. */
+int reg_issuer_put(hub_registry *r, const char *id, const char *cert_pem);
+/* Store the issuer's new CRL and the rev_seq it covers; 1 = unknown issuer. */
+int reg_issuer_set_crl(hub_registry *r, const char *id, const char *crl_pem, int64_t rev_seq);
+typedef int (*reg_issuer_cb)(const hub_issuer *i, void *arg);
+/* Every issuer, by id (the strings are freed after each callback). */
+int reg_issuer_list(hub_registry *r, reg_issuer_cb cb, void *arg);
 
 int reg_telemetry_put(hub_registry *r, const char *pk, const char *dk, const char *point,
                       const char *value_json, int64_t ts_ms);

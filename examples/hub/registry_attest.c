@@ -1,14 +1,17 @@
 /* edgekey hub: the registry's key attestation records (registry.h), SQLite:
  * a product's attestation mode, the EK a device is bound to, and the
- * pending activation challenges (schema migration 4). */
+ * pending activation challenges (schema migration 4); a PostgreSQL registry
+ * forwards to registry_pg_attest.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "hub_util.h"
 #include "registry_int.h"
+#include "registry_pg.h"
 
 int reg_product_attest_set(hub_registry *r, const char *pk, int mode)
 {
+    REG_PG(r, product_attest_set(r, pk, mode));
     sqlite3_stmt *st = reg_prep(r, "UPDATE products SET attestation=? WHERE product_key=?;");
     if (!st)
         return -1;
@@ -23,6 +26,7 @@ int reg_product_attest_set(hub_registry *r, const char *pk, int mode)
 
 int reg_product_attest_get(hub_registry *r, const char *pk, int *mode)
 {
+    REG_PG(r, product_attest_get(r, pk, mode));
     sqlite3_stmt *st = reg_prep(r, "SELECT attestation FROM products WHERE product_key=?;");
     if (!st)
         return -1;
@@ -38,6 +42,7 @@ int reg_product_attest_get(hub_registry *r, const char *pk, int *mode)
 
 int reg_device_ek_get(hub_registry *r, const char *dk, char *ek_hash, bool *attested)
 {
+    REG_PG(r, device_ek_get(r, dk, ek_hash, attested));
     sqlite3_stmt *st = reg_prep(r, "SELECT ek_hash, attested FROM devices WHERE device_key=?;");
     if (!st)
         return -1;
@@ -55,6 +60,7 @@ int reg_device_ek_get(hub_registry *r, const char *dk, char *ek_hash, bool *atte
 
 int reg_ek_owner(hub_registry *r, const char *ek_hash, char *dk)
 {
+    REG_PG(r, ek_owner(r, ek_hash, dk));
     sqlite3_stmt *st = reg_prep(r, "SELECT device_key FROM devices WHERE ek_hash=?;");
     if (!st)
         return -1;
@@ -70,6 +76,7 @@ int reg_ek_owner(hub_registry *r, const char *ek_hash, char *dk)
 
 int reg_device_ek_set(hub_registry *r, const char *dk, const char *ek_hash, bool attested)
 {
+    REG_PG(r, device_ek_set(r, dk, ek_hash, attested));
     sqlite3_stmt *st = reg_prep(r, "UPDATE devices SET ek_hash=?, attested=? WHERE device_key=?;");
     if (!st)
         return -1;
@@ -86,6 +93,7 @@ int reg_device_ek_set(hub_registry *r, const char *dk, const char *ek_hash, bool
 
 int reg_challenge_put(hub_registry *r, const hub_challenge *c)
 {
+    REG_PG(r, challenge_put(r, c));
     sqlite3_stmt *st = reg_prep(r, "DELETE FROM attest_challenges WHERE expires < ?;");
     if (!st)
         return -1;
@@ -120,6 +128,7 @@ static void col_blob(sqlite3_stmt *st, int col, unsigned char *out, size_t max, 
 
 int reg_challenge_take(hub_registry *r, const char *id, hub_challenge *out)
 {
+    REG_PG(r, challenge_take(r, id, out));
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *st = reg_prep(r, "DELETE FROM attest_challenges WHERE id=? AND expires >= ? "
                                    "RETURNING device_key, ek_hash, ak_pub, secret_hash, nonce, "

@@ -2,10 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub_util.h"
-#include "registry_int.h"
+#include "registry_pg.h"
 
 int reg_serial_next(hub_registry *r, uint64_t *id)
 {
+    REG_PG(r, serial_next(r, id));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO serials(issued) VALUES(?) RETURNING id;");
     if (!st)
         return -1;
@@ -18,9 +19,10 @@ int reg_serial_next(hub_registry *r, uint64_t *id)
 
 int reg_cert_add(hub_registry *r, const hub_cert *c)
 {
+    REG_PG(r, cert_add(r, c));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO certificates(serial, product_key, device_key, "
-                                   "kind, pem, not_before, not_after, state, created) "
-                                   "VALUES(?,?,?,?,?,?,?,?,?);");
+                                   "kind, pem, not_before, not_after, state, created, issuer) "
+                                   "VALUES(?,?,?,?,?,?,?,?,?,?);");
     if (!st)
         return -1;
     reg_bind_text(st, 1, c->serial);
@@ -32,12 +34,13 @@ int reg_cert_add(hub_registry *r, const hub_cert *c)
     sqlite3_bind_int64(st, 7, c->not_after);
     sqlite3_bind_int(st, 8, c->state);
     sqlite3_bind_int64(st, 9, hub_now_s());
+    reg_bind_text(st, 10, c->issuer);
     return reg_done(r, st, sqlite3_step(st), "certificate insert");
 }
 
 #define CERT_COLS                                                                                  \
     "serial, product_key, device_key, kind, not_before, not_after, state, "                        \
-    "reason, revoked_at, superseded_at, rev_seq, created, pem"
+    "reason, revoked_at, superseded_at, rev_seq, created, pem, issuer"
 
 static int cert_row(sqlite3_stmt *st, hub_cert *c, bool with_pem)
 {
@@ -54,6 +57,7 @@ static int cert_row(sqlite3_stmt *st, hub_cert *c, bool with_pem)
     c->superseded_at = sqlite3_column_int64(st, 9);
     c->rev_seq = sqlite3_column_int64(st, 10);
     c->created = sqlite3_column_int64(st, 11);
+    reg_col_text(st, 13, c->issuer, sizeof(c->issuer));
     if (with_pem) {
         const unsigned char *p = sqlite3_column_text(st, 12);
         c->pem = strdup(p ? (const char *)p : "");
@@ -71,6 +75,7 @@ void reg_cert_clear(hub_cert *c)
 
 int reg_cert_get(hub_registry *r, const char *serial, hub_cert *out)
 {
+    REG_PG(r, cert_get(r, serial, out));
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates WHERE serial=?;");
     if (!st)
         return -1;
@@ -106,6 +111,7 @@ static int cert_loop(hub_registry *r, sqlite3_stmt *st, bool with_pem, reg_cert_
 
 int reg_cert_list(hub_registry *r, const char *dk, bool with_pem, reg_cert_cb cb, void *arg)
 {
+    REG_PG(r, cert_list(r, dk, with_pem, cb, arg));
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates "
                                    "WHERE (?1 = '' OR device_key = ?1) ORDER BY created, rowid;");
     if (!st)
@@ -116,6 +122,7 @@ int reg_cert_list(hub_registry *r, const char *dk, bool with_pem, reg_cert_cb cb
 
 int reg_cert_supersede_device(hub_registry *r, const char *dk, const char *except_serial, int *n)
 {
+    REG_PG(r, cert_supersede_device(r, dk, except_serial, n));
     sqlite3_stmt *st = reg_prep(r, "UPDATE certificates SET state=1, superseded_at=? "
                                    "WHERE device_key=? AND kind=0 AND state=0 AND serial<>?;");
     if (!st)
@@ -131,6 +138,7 @@ int reg_cert_supersede_device(hub_registry *r, const char *dk, const char *excep
 
 int64_t reg_cert_max_rev_seq(hub_registry *r)
 {
+    REG_PG(r, cert_max_rev_seq(r));
     sqlite3_stmt *st = reg_prep(r, "SELECT COALESCE(MAX(rev_seq), 0) FROM certificates;");
     if (!st)
         return -1;
@@ -141,6 +149,7 @@ int64_t reg_cert_max_rev_seq(hub_registry *r)
 
 int reg_cert_revoke(hub_registry *r, const char *serial, int reason)
 {
+    REG_PG(r, cert_revoke(r, serial, reason));
     /* rev_seq orders revocations for the broker plugin's poll; the lock is
      * held, and the statement is one atomic UPDATE. */
     sqlite3_stmt *st =
@@ -161,6 +170,7 @@ int reg_cert_revoke(hub_registry *r, const char *serial, int reason)
 
 int reg_cert_revoked_since(hub_registry *r, int64_t after, reg_cert_cb cb, void *arg)
 {
+    REG_PG(r, cert_revoked_since(r, after, cb, arg));
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates "
                                    "WHERE rev_seq > ? ORDER BY rev_seq;");
     if (!st)
@@ -191,6 +201,7 @@ static int collect_serial(const hub_cert *c, void *arg)
 
 int reg_cert_expire_superseded(hub_registry *r, int64_t before_s, int *n)
 {
+    REG_PG(r, cert_expire_superseded(r, before_s, n));
     expire_ctx e = {0};
     sqlite3_stmt *st = reg_prep(r, "SELECT " CERT_COLS " FROM certificates "
                                    "WHERE state=1 AND superseded_at < ?;");

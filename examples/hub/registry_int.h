@@ -1,4 +1,4 @@
-/* edgekey hub: internals shared by the SQLite registry files. */
+/* edgekey hub: internals shared by the registry files. */
 #ifndef HUB_REGISTRY_INT_H
 #define HUB_REGISTRY_INT_H
 
@@ -8,9 +8,17 @@
 
 struct hub_registry {
     sqlite3 *db;
+    struct regpg *pg;     /* set: a PostgreSQL registry (registry_pg.h) */
     pthread_mutex_t lock; /* recursive: calls nest inside reg_begin */
     bool readonly;
 };
+
+/* In a public reg_* function: forward to regpg_<call> when r is PostgreSQL. */
+#define REG_PG(r, call)                                                                            \
+    do {                                                                                           \
+        if ((r)->pg)                                                                               \
+            return regpg_##call;                                                                   \
+    } while (0)
 
 /* Prepare a statement (locks r; the matching reg_done() unlocks). */
 sqlite3_stmt *reg_prep(hub_registry *r, const char *sql);

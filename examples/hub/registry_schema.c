@@ -5,7 +5,7 @@
  * schema at a whole version. Never edit a released migration: append one. */
 #include <stdio.h>
 #include "hub_util.h"
-#include "registry_int.h"
+#include "registry_pg.h"
 
 static const char *const migrations[] = {
     /* 1: the first schema */
@@ -60,10 +60,18 @@ static const char *const migrations[] = {
     " id TEXT PRIMARY KEY, device_key TEXT NOT NULL, ek_hash TEXT NOT NULL,"
     " ak_pub BLOB NOT NULL, secret_hash BLOB NOT NULL, nonce BLOB NOT NULL,"
     " expires INTEGER NOT NULL);",
+    /* 5: several issuing CAs (one per hub node): who issued each
+     * certificate, and each issuer's certificate and latest CRL */
+    "ALTER TABLE certificates ADD COLUMN issuer TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE issuers(id TEXT PRIMARY KEY, cert_pem TEXT NOT NULL,"
+    " crl_pem TEXT NOT NULL DEFAULT '', crl_rev_seq INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL);",
 };
 
-int reg_schema_latest(void)
+int reg_schema_latest(const hub_registry *r)
 {
+    if (r && r->pg)
+        return regpg_schema_latest();
     return (int)(sizeof(migrations) / sizeof(migrations[0]));
 }
 
@@ -72,7 +80,7 @@ int reg_migrate(hub_registry *r)
     int version = reg_schema_version(r);
     if (version < 0)
         return -1;
-    int latest = reg_schema_latest();
+    int latest = reg_schema_latest(r);
     if (version > latest)
         return hub_fail("registry schema version %d is newer than this hub (%d): "
                         "upgrade edgekey-hub",

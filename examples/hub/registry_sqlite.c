@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub_util.h"
-#include "registry_int.h"
+#include "registry_pg.h"
 
 sqlite3_stmt *reg_prep(hub_registry *r, const char *sql)
 {
@@ -52,24 +52,47 @@ static int exec_simple(hub_registry *r, const char *sql)
     return 0;
 }
 
-int reg_open(const char *url, bool readonly, hub_registry **out)
+static hub_registry *reg_new(bool readonly)
 {
-    const char *path = url;
-    if (strncmp(url, "sqlite:", 7) == 0)
-        path = url + 7;
-    else if (strstr(url, "://"))
-        return hub_fail("registry '%s': only sqlite: URLs are supported; "
-                        "use sqlite:/path/hub.db",
-                        url);
     hub_registry *r = calloc(1, sizeof(*r));
     if (!r)
-        return hub_fail("registry: out of memory");
+        return NULL;
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&r->lock, &a);
     pthread_mutexattr_destroy(&a);
     r->readonly = readonly;
+    return r;
+}
+
+static int open_pg(const char *url, bool readonly, hub_registry **out)
+{
+    hub_registry *r = reg_new(readonly);
+    if (!r)
+        return hub_fail("registry: out of memory");
+    if (regpg_open(r, url, readonly) != 0) {
+        reg_close(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+int reg_open(const char *url, bool readonly, hub_registry **out)
+{
+    const char *path = url;
+    if (regpg_is_url(url))
+        return open_pg(url, readonly, out);
+    if (strncmp(url, "sqlite:", 7) == 0)
+        path = url + 7;
+    else if (strstr(url, "://"))
+        return hub_fail("registry '%s': unknown URL scheme; use sqlite:/path/hub.db or "
+                        "postgresql://user@host/dbname (or a libpq 'host=... dbname=...')",
+                        url);
+    hub_registry *r = reg_new(readonly);
+    if (!r)
+        return hub_fail("registry: out of memory");
     int flags = SQLITE_OPEN_FULLMUTEX |
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path, &r->db, flags, NULL) != SQLITE_OK) {
@@ -93,6 +116,7 @@ int reg_open(const char *url, bool readonly, hub_registry **out)
 
 int reg_set_durability(hub_registry *r, bool full)
 {
+    REG_PG(r, set_durability(r, full));
     return exec_simple(r, full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
 }
 
@@ -100,6 +124,7 @@ void reg_close(hub_registry *r)
 {
     if (!r)
         return;
+    regpg_close(r);
     sqlite3_close_v2(r->db);
     pthread_mutex_destroy(&r->lock);
     free(r);
@@ -107,6 +132,7 @@ void reg_close(hub_registry *r)
 
 int reg_schema_version(hub_registry *r)
 {
+    REG_PG(r, schema_version(r));
     sqlite3_stmt *st = reg_prep(r, "PRAGMA user_version;");
     if (!st)
         return -1;
@@ -117,6 +143,7 @@ int reg_schema_version(hub_registry *r)
 
 int reg_begin(hub_registry *r)
 {
+    REG_PG(r, begin(r));
     pthread_mutex_lock(&r->lock);
     if (exec_simple(r, "BEGIN IMMEDIATE;") != 0) {
         pthread_mutex_unlock(&r->lock);
@@ -127,6 +154,7 @@ int reg_begin(hub_registry *r)
 
 int reg_commit(hub_registry *r)
 {
+    REG_PG(r, commit(r));
     int rc = exec_simple(r, "COMMIT;");
     if (rc != 0)
         exec_simple(r, "ROLLBACK;");
@@ -136,6 +164,10 @@ int reg_commit(hub_registry *r)
 
 void reg_rollback(hub_registry *r)
 {
+    if (r->pg) {
+        regpg_rollback(r);
+        return;
+    }
     exec_simple(r, "ROLLBACK;");
     pthread_mutex_unlock(&r->lock);
 }
@@ -144,6 +176,7 @@ void reg_rollback(hub_registry *r)
 
 int reg_product_add(hub_registry *r, const hub_product *p)
 {
+    REG_PG(r, product_add(r, p));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO products(product_key, product_secret, "
                                    "key_types, validity_days, dynamic_activation, created) "
                                    "VALUES(?,?,?,?,?,?);");
@@ -180,6 +213,7 @@ static void product_row(sqlite3_stmt *st, hub_product *p)
 
 int reg_product_get(hub_registry *r, const char *pk, hub_product *out)
 {
+    REG_PG(r, product_get(r, pk, out));
     sqlite3_stmt *st = reg_prep(r, "SELECT " PRODUCT_COLS " FROM products WHERE product_key=?;");
     if (!st)
         return -1;
@@ -195,6 +229,7 @@ int reg_product_get(hub_registry *r, const char *pk, hub_product *out)
 
 int reg_product_list(hub_registry *r, reg_product_cb cb, void *arg)
 {
+    REG_PG(r, product_list(r, cb, arg));
     sqlite3_stmt *st = reg_prep(r, "SELECT " PRODUCT_COLS " FROM products ORDER BY product_key;");
     if (!st)
         return -1;
@@ -212,6 +247,7 @@ int reg_product_list(hub_registry *r, reg_product_cb cb, void *arg)
 
 int reg_device_add(hub_registry *r, const char *pk, const char *dk)
 {
+    REG_PG(r, device_add(r, pk, dk));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO devices(device_key, product_key, state, created) "
                                    "VALUES(?,?,0,?);");
     if (!st)
@@ -245,6 +281,7 @@ static void device_row(sqlite3_stmt *st, hub_device *d)
 
 int reg_device_get(hub_registry *r, const char *dk, hub_device *out)
 {
+    REG_PG(r, device_get(r, dk, out));
     sqlite3_stmt *st = reg_prep(r, "SELECT " DEVICE_COLS " FROM devices WHERE device_key=?;");
     if (!st)
         return -1;
@@ -261,6 +298,7 @@ int reg_device_get(hub_registry *r, const char *dk, hub_device *out)
 int reg_device_activate(hub_registry *r, const char *pk, const char *dk, const char *secret,
                         const char *asset_id)
 {
+    REG_PG(r, device_activate(r, pk, dk, secret, asset_id));
     sqlite3_stmt *st = reg_prep(r, "UPDATE devices SET state=1, device_secret=?, asset_id=?, "
                                    "activated=? WHERE device_key=? AND product_key=? AND state=0;");
     if (!st)
@@ -279,6 +317,7 @@ int reg_device_activate(hub_registry *r, const char *pk, const char *dk, const c
 
 int reg_device_set_state(hub_registry *r, const char *dk, int state)
 {
+    REG_PG(r, device_set_state(r, dk, state));
     sqlite3_stmt *st = reg_prep(r, "UPDATE devices SET state=? WHERE device_key=?;");
     if (!st)
         return -1;
@@ -293,6 +332,7 @@ int reg_device_set_state(hub_registry *r, const char *dk, int state)
 
 int reg_device_list(hub_registry *r, const char *pk, reg_device_cb cb, void *arg)
 {
+    REG_PG(r, device_list(r, pk, cb, arg));
     sqlite3_stmt *st =
         reg_prep(r, "SELECT " DEVICE_COLS " FROM devices "
                     "WHERE (?1 = '' OR product_key = ?1) ORDER BY created, device_key;");
@@ -313,6 +353,7 @@ int reg_device_list(hub_registry *r, const char *pk, reg_device_cb cb, void *arg
 
 int reg_nonce_use(hub_registry *r, const char *nonce, int64_t expires_s)
 {
+    REG_PG(r, nonce_use(r, nonce, expires_s));
     sqlite3_stmt *st = reg_prep(r, "DELETE FROM nonces WHERE expires < ?;");
     if (!st)
         return -1;
@@ -335,6 +376,7 @@ int reg_nonce_use(hub_registry *r, const char *nonce, int64_t expires_s)
 int reg_telemetry_put(hub_registry *r, const char *pk, const char *dk, const char *point,
                       const char *value_json, int64_t ts_ms)
 {
+    REG_PG(r, telemetry_put(r, pk, dk, point, value_json, ts_ms));
     sqlite3_stmt *st =
         reg_prep(r, "INSERT INTO telemetry(device_key, product_key, point, value, "
                     "ts, received) VALUES(?,?,?,?,?,?) "
@@ -354,6 +396,7 @@ int reg_telemetry_put(hub_registry *r, const char *pk, const char *dk, const cha
 
 int reg_telemetry_get(hub_registry *r, const char *dk, reg_telemetry_cb cb, void *arg)
 {
+    REG_PG(r, telemetry_get(r, dk, cb, arg));
     sqlite3_stmt *st = reg_prep(r, "SELECT point, value, ts FROM telemetry WHERE device_key=? "
                                    "ORDER BY point;");
     if (!st)
@@ -370,6 +413,7 @@ int reg_telemetry_get(hub_registry *r, const char *dk, reg_telemetry_cb cb, void
 
 int reg_telemetry_msg(hub_registry *r, const char *pk, const char *dk, const char *msg_id)
 {
+    REG_PG(r, telemetry_msg(r, pk, dk, msg_id));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO telemetry_msgs(product_key, device_key, msg_id, "
                                    "received) VALUES(?,?,?,?) "
                                    "ON CONFLICT(product_key, device_key, msg_id) DO UPDATE SET "
@@ -389,6 +433,7 @@ int reg_telemetry_msg(hub_registry *r, const char *pk, const char *dk, const cha
 
 int reg_telemetry_msg_sweep(hub_registry *r, int64_t before_ms, int *n)
 {
+    REG_PG(r, telemetry_msg_sweep(r, before_ms, n));
     sqlite3_stmt *st = reg_prep(r, "DELETE FROM telemetry_msgs WHERE received < ?;");
     if (!st)
         return -1;
@@ -402,6 +447,7 @@ int reg_telemetry_msg_sweep(hub_registry *r, int64_t before_ms, int *n)
 int reg_audit(hub_registry *r, const char *actor, const char *action, const char *object,
               const char *detail)
 {
+    REG_PG(r, audit(r, actor, action, object, detail));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO audit(ts, actor, action, object, detail) "
                                    "VALUES(?,?,?,?,?);");
     if (!st)
@@ -416,6 +462,7 @@ int reg_audit(hub_registry *r, const char *actor, const char *action, const char
 
 int reg_counter_next(hub_registry *r, const char *name, int64_t *value)
 {
+    REG_PG(r, counter_next(r, name, value));
     sqlite3_stmt *st = reg_prep(r, "INSERT INTO counters(name, value) VALUES(?, 1) "
                                    "ON CONFLICT(name) DO UPDATE SET value = value + 1 "
                                    "RETURNING value;");

@@ -44,7 +44,7 @@ EKA_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *id, void **userdata,
         free(s);
         return MOSQ_ERR_INVAL;
     }
-    s->rev_seq = reg_cert_max_rev_seq(s->reg);
+    eka_revocations_start(s);
     if (mosquitto_callback_register(id, MOSQ_EVT_BASIC_AUTH, eka_on_basic_auth, NULL, s) ||
         mosquitto_callback_register(id, MOSQ_EVT_ACL_CHECK, eka_on_acl_check, NULL, s) ||
         mosquitto_callback_register(id, MOSQ_EVT_TICK, eka_on_tick, NULL, s) ||

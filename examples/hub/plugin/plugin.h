@@ -8,15 +8,17 @@
  *                        with username = service_cn and its service cert.
  *   MOSQ_EVT_ACL_CHECK   a device only under /sys/{pk}/{dk}/ and
  *                        /ext/session/{pk}/{dk}/; the service anywhere.
- *   MOSQ_EVT_TICK        poll the registry for new revocations (every
- *                        200 ms) and kick the sessions using those certs.
+ *   MOSQ_EVT_TICK        learn new revocations (pushed by PostgreSQL's
+ *                        NOTIFY, else polled every 200 ms) and kick the
+ *                        sessions using those certs (plugin_revocations.c).
  *   MOSQ_EVT_DISCONNECT  forget the session.
  *
- * Options: plugin_opt_registry (sqlite:/path/hub.db), plugin_opt_service_cn,
+ * Options: plugin_opt_registry (sqlite:/path/hub.db or PostgreSQL), plugin_opt_service_cn,
  * plugin_opt_ts_window_s (default 300). The registry is opened read-only. */
 #ifndef EKA_PLUGIN_H
 #define EKA_PLUGIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -42,6 +44,9 @@ typedef struct eka_state {
     int ts_window_s;
     int64_t rev_seq; /* last revocation handled */
     int64_t next_poll_ms;
+    bool push;      /* the registry can push revocations */
+    bool listening; /* ... and this handle is subscribed now */
+    int64_t next_listen_ms;
     eka_session *sess; /* live sessions and their cert serials */
     size_t nsess, capsess;
     eka_seen *seen; /* last accepted login timestamp per device */
@@ -52,6 +57,9 @@ int eka_on_basic_auth(int event, void *event_data, void *userdata);
 int eka_on_acl_check(int event, void *event_data, void *userdata);
 int eka_on_tick(int event, void *event_data, void *userdata);
 int eka_on_disconnect(int event, void *event_data, void *userdata);
+
+/* Revocations (plugin_revocations.c): subscribe or fall back to polling. */
+void eka_revocations_start(eka_state *s);
 
 /* Session table (plugin_sessions.c). */
 int eka_session_add(eka_state *s, const char *client_id, const char *serial);

@@ -1,4 +1,4 @@
-/* edgekey_auth.so: topic ACL, revocation polling, session bookkeeping. */
+/* edgekey_auth.so: topic ACL and session bookkeeping. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,43 +35,6 @@ int eka_on_acl_check(int event, void *event_data, void *userdata)
                                                             : "read",
                          ev->topic);
     return MOSQ_ERR_ACL_DENIED;
-}
-
-/* Kick every live session that logged in with a now revoked certificate. */
-static int on_revoked(const hub_cert *c, void *arg)
-{
-    eka_state *s = arg;
-    if (c->rev_seq > s->rev_seq)
-        s->rev_seq = c->rev_seq;
-    for (size_t i = 0; i < s->nsess;) {
-        if (strcmp(s->sess[i].serial, c->serial) == 0) {
-            char *cid = s->sess[i].client_id;
-            s->sess[i].client_id = NULL;
-            s->sess[i] = s->sess[--s->nsess];
-            mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                                 "edgekey_auth: certificate %s revoked: "
-                                 "disconnecting %s",
-                                 c->serial, cid);
-            mosquitto_kick_client_by_clientid(cid, false);
-            free(cid);
-        } else {
-            i++;
-        }
-    }
-    return 0;
-}
-
-int eka_on_tick(int event, void *event_data, void *userdata)
-{
-    (void)event, (void)event_data;
-    eka_state *s = userdata;
-    int64_t now = hub_now_ms();
-    if (now < s->next_poll_ms)
-        return MOSQ_ERR_SUCCESS;
-    s->next_poll_ms = now + 200;
-    if (reg_cert_revoked_since(s->reg, s->rev_seq, on_revoked, s) != 0)
-        mosquitto_log_printf(MOSQ_LOG_WARNING, "edgekey_auth: revocation poll: %s", hub_err());
-    return MOSQ_ERR_SUCCESS;
 }
 
 int eka_on_disconnect(int event, void *event_data, void *userdata)

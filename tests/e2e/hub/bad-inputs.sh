@@ -11,9 +11,8 @@ device_add prodB SN-B1
 device_add prodB SN-B2
 
 # The registry's row counts, to prove a refusal stored nothing.
-db=$HUB_DIR/hub.db
-counts() { sqlite3 "$db" "SELECT (SELECT COUNT(*) FROM devices WHERE state<>0),(SELECT COUNT(*) FROM certificates),(SELECT COUNT(*) FROM nonces);"; }
-command -v sqlite3 >/dev/null || counts() { hub --json cert list | jq -c '[.certs | length]'; }
+counts() { hub_sql "SELECT (SELECT COUNT(*) FROM devices WHERE state<>0),(SELECT COUNT(*) FROM certificates),(SELECT COUNT(*) FROM nonces);"; }
+hub_sql_available || counts() { hub --json cert list | jq -c '[.certs | length]'; }
 before=$(counts)
 
 ts=$(now_ms)

@@ -6,6 +6,7 @@
 # CRL stale (made 10 days ago with faketime), hub certificate near expiry
 # and expired. Each time: the check fails (or warns), names the object, and
 # gives a fix; where the fix is a command it is run and the check passes.
+EDGEKEY_HUB_REGISTRY=sqlite   # its registry fixtures edit the SQLite file
 . "$(dirname "$0")/lib.sh"
 command -v faketime >/dev/null || fail "faketime not installed (scripts/deps)"
 # The CRLs and certificates are crafted with software keys only: the stock
@@ -75,12 +76,12 @@ cp "$T/db.bak/hub.db" "$HUB_DIR/hub.db"
 printf 'this is not a database, it was overwritten by mistake\n%.0s' {1..200} >"$HUB_DIR/hub.db"
 expect registry fail "hub.db: .*not a database" "registry damaged"
 cp "$T/db.bak/hub.db" "$HUB_DIR/hub.db"
-# a version-2 registry: migration 3's table and migration 4's attestation
-# columns and tables (issue 13) not there yet
+# a version-2 registry: migrations 3 (telemetry), 4 (attestation, issue 13)
+# and 5 (issuers) not there yet
 sqlite3 "$HUB_DIR/hub.db" "DROP TABLE telemetry_msgs; DROP TABLE attest_challenges;
     DROP INDEX devices_ek; ALTER TABLE devices DROP COLUMN ek_hash;
     ALTER TABLE devices DROP COLUMN attested; ALTER TABLE products DROP COLUMN attestation;
-    PRAGMA user_version=2;"
+    DROP TABLE issuers; ALTER TABLE certificates DROP COLUMN issuer; PRAGMA user_version=2;"
 expect registry fail "schema version 2, this edgekey-hub needs" "registry schema behind"
 fix=$(field registry fix)
 hub crl >/dev/null || fail "the registry fix (edgekey-hub crl migrates)"
@@ -108,7 +109,7 @@ grep -q "init" <<<"$(field broker-conf fix)" || fail "broker fix is not init"
 hub init >/dev/null || fail "the broker fix (init rewrites the broker config)"
 expect broker-conf pass "listener $((MQTT_PORT + 5))" "after the fix (init)"
 sed -i "s|^cafile .*|cafile $T/elsewhere.pem|" "$HUB_DIR/broker/mosquitto.conf"
-expect broker-conf fail "cafile is $T/elsewhere.pem, hub config gives $HUB_DIR/ca/chain.pem" \
+expect broker-conf fail "cafile is $T/elsewhere.pem, hub config gives $HUB_DIR/ca/cas.pem" \
     "broker config with another CA bundle"
 cp "$T/hub.conf.good" "$HUB_CONF"
 hub init >/dev/null || fail "init again"

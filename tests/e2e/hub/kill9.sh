@@ -27,8 +27,8 @@ acts=$(grep -c '^ACT' "$T/answers" || true); certs=$(grep -c '^CERT' "$T/answers
 [ "$certs" -lt $N ] || fail "all certificates were issued before the kill"
 pass "hub killed with -9 mid-run ($acts activations, $certs certificates answered)"
 
-if command -v sqlite3 >/dev/null; then
-    [ "$(sqlite3 "$HUB_DIR/hub.db" 'PRAGMA integrity_check;')" = ok ] || fail "registry damaged"
+if [ "$HUB_REGISTRY_KIND" = sqlite ] && command -v sqlite3 >/dev/null; then
+    [ "$(hub_sql 'PRAGMA integrity_check;')" = ok ] || fail "registry damaged"
     pass "registry integrity_check ok"
 fi
 HUB_PID=
@@ -43,8 +43,8 @@ missing=$(comm -23 "$T/got.act" "$T/db.act")
 [ -z "$missing" ] || fail "answered activations missing after the restart: $missing"
 missing=$(comm -23 "$T/got.certs" "$T/db.certs")
 [ -z "$missing" ] || fail "answered certificates missing after the restart: $missing"
-if command -v sqlite3 >/dev/null; then
-    sqlite3 "$HUB_DIR/hub.db" "SELECT device_key || ' ' || device_secret FROM devices;" |
+if hub_sql_available; then
+    hub_sql "SELECT device_key || ' ' || device_secret FROM devices;" |
         sort >"$T/db.secrets"
     grep '^ACT' "$T/answers" | cut -d' ' -f2,3 | sort >"$T/got.secrets"
     wrong=$(comm -23 "$T/got.secrets" "$T/db.secrets")

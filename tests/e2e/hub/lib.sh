@@ -15,6 +15,30 @@ API=https://localhost:$API_PORT
 ADMIN_TOKEN=test-admin-$$
 CA=$HUB_DIR/ca/chain.pem
 
+# The registry backend: EDGEKEY_HUB_REGISTRY=postgresql runs the test against
+# a private PostgreSQL (tests/lib/pg.sh) instead of the SQLite file.
+HUB_REGISTRY_KIND=${EDGEKEY_HUB_REGISTRY:-sqlite}
+HUB_REGISTRY=
+case $HUB_REGISTRY_KIND in
+sqlite) ;;
+postgresql)
+    . "$here/../../lib/pg.sh"
+    trap 'ek_cleanup_bg; pg_stop' EXIT   # the hub and broker first, then their database
+    pg_start "$T/pg" "$T" || fail "PostgreSQL did not start"
+    HUB_REGISTRY=$PG_URL
+    ;;
+*) fail "EDGEKEY_HUB_REGISTRY='$HUB_REGISTRY_KIND': use sqlite or postgresql" ;;
+esac
+
+# hub_sql SQL: one query on the registry, whichever backend (rows as a|b).
+hub_sql() {
+    case $HUB_REGISTRY_KIND in
+    sqlite) sqlite3 "$HUB_DIR/hub.db" "$1" ;;
+    postgresql) pg_psql "$1" ;;
+    esac
+}
+hub_sql_available() { [ "$HUB_REGISTRY_KIND" = postgresql ] || command -v sqlite3 >/dev/null; }
+
 # hub_config CA_MODE HUB_KEY_MODE [extra "key = value" lines...]
 hub_config() {
     local ca=$1 hk=$2
@@ -28,6 +52,7 @@ hub_config() {
         echo "admin_token = $ADMIN_TOKEN"
         echo "plugin_path = $HUB_PLUGIN"
         echo "crl_url = $API/api/v1/crl"
+        [ -n "$HUB_REGISTRY" ] && echo "registry = $HUB_REGISTRY"
         [ "$(id -u)" = 0 ] && echo "broker_user = root"
         [ -f "$EDGEKEY_BUILD/pkcs11/edgekey-pkcs11.so" ] &&
             echo "pkcs11_module = $EDGEKEY_BUILD/pkcs11/edgekey-pkcs11.so"
@@ -36,6 +61,61 @@ hub_config() {
 }
 
 hub() { "$HUB_BIN" --config "$HUB_CONF" "$@"; }
+
+# A second hub node (B) on the same registry and broker: its own dir and API
+# port; with CA_MODE tpm its own swtpm and edgekey store too.
+#   hub_b_config CA_MODE HUB_KEY_MODE  HUB_B_DIR, HUB_B_CONF, API_B; hub_b, api_b, admin_b
+#   hub_b_join    root.pem copied, init --join (CSR), node A's root signs, init --join
+#   hub_b_start   serve in the background, HUB_B_PID
+HUB_B_DIR=$T/hubB
+HUB_B_CONF=$T/hubB.conf
+API_B_PORT=$((EDGEKEY_TEST_PORT_BASE + 2))
+API_B=https://localhost:$API_B_PORT
+TCTI_B=
+hub_b_config() {
+    if [ "$1" = tpm ]; then
+        local port
+        port=$(ek_free_port_pair)
+        mkdir -p "$T/tpmB" "$T/storeB"
+        : >"$T/edgekeyB.conf"
+        swtpm socket --tpm2 --tpmstate dir="$T/tpmB" \
+            --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+            --flags not-need-init,startup-clear --log file="$T/swtpmB.log" &
+        ek_bg_pids+=($!)
+        ek_wait_port "$port" || fail "node B's swtpm did not listen"
+        TCTI_B="swtpm:host=127.0.0.1,port=$port"
+    fi
+    HUB_CONF=$HUB_B_CONF HUB_DIR=$HUB_B_DIR API_PORT=$API_B_PORT API=$API_B hub_config "$@"
+}
+# node B's environment (its swtpm and store) as env arguments
+node_b_env() {
+    [ -z "$TCTI_B" ] || echo "EDGEKEY_TCTI=$TCTI_B TPM2OPENSSL_TCTI=$TCTI_B TPM2TOOLS_TCTI=$TCTI_B" \
+        "TPM2_PKCS11_TCTI=$TCTI_B EDGEKEY_STORE=$T/storeB EDGEKEY_CONF=$T/edgekeyB.conf"
+}
+# shellcheck disable=SC2046  # node_b_env's words are split on purpose
+node_b() { env $(node_b_env) "$@"; }
+hub_b() { node_b "$HUB_BIN" --config "$HUB_B_CONF" "$@"; }
+api_b() { API=$API_B api "$@"; }
+admin_b() { API=$API_B admin "$@"; }
+hub_b_join() {
+    mkdir -p "$HUB_B_DIR/ca"
+    cp "$HUB_DIR/ca/root.pem" "$HUB_B_DIR/ca/root.pem"
+    hub_b init --join >"$T/joinB.out" 2>&1 || fail "node B init --join: $(cat "$T/joinB.out")"
+    hub ca sign-node --csr "$HUB_B_DIR/ca/issuing.csr" --out "$HUB_B_DIR/ca/issuing.pem" \
+        >/dev/null || fail "sign-node"
+    hub_b init --join >"$T/joinB.out" 2>&1 ||
+        fail "node B init --join after signing: $(cat "$T/joinB.out")"
+}
+HUB_B_PID=
+hub_b_start() {
+    # env execs the hub: $! is the hub itself, stopped by PID at exit
+    # shellcheck disable=SC2046
+    env $(node_b_env) "$HUB_BIN" --config "$HUB_B_CONF" serve >>"$T/serveB.log" 2>&1 &
+    HUB_B_PID=$!
+    ek_bg_pids+=($HUB_B_PID)
+    ek_wait_port "$API_B_PORT" || { cat "$T/serveB.log"; fail "node B API did not listen"; }
+}
 
 HUB_PID=
 hub_start() {
