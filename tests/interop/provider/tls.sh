@@ -61,10 +61,11 @@ check() {
     proto=$([ "$v" = -tls1_3 ] && echo TLSv1.3 || echo TLSv1.2)
     grep -q "Protocol *: $proto" "$T/cli.out" || { cat "$T/cli.out"; fail "$label: not $proto"; }
     grep -q "Verification: OK" "$T/cli.out" || fail "$label: client did not verify the server"
-    grep -q "^subject=CN = $scn" "$T/cli.out" || fail "$label: server is not CN=$scn"
+    # "CN = x" up to OpenSSL 3.1, "CN=x" from 3.2 (the compat suite runs 3.5)
+    grep -Eq "^subject=CN ?= ?$scn" "$T/cli.out" || fail "$label: server is not CN=$scn"
     # s_server's verify callback prints the chain it verified; with
     # -verify_return_error a failed verification ends the handshake.
-    grep -q "depth=0 CN = $ccn" "$T/srv.out" ||
+    grep -Eq "depth=0 CN ?= ?$ccn" "$T/srv.out" ||
         { cat "$T/srv.out"; fail "$label: client CN=$ccn not verified by the server"; }
     pass "$label"
 }
@@ -92,7 +93,9 @@ done
 # RSA keys sign TLS 1.3 CertificateVerify with RSA-PSS (salt = digest length).
 handshake "PSS" "${EK_PROV[@]}" -cert "$T/rsa-server.pem" -key "$T/rsa.key" -tls1_3 -- \
     -cert "$pki/swclient.pem" -key "$pki/swclient.key" -tls1_3 || fail "TLS 1.3 RSA server"
-grep -q "Peer signature type: RSA-PSS" "$T/cli.out" || fail "TLS 1.3 TPM RSA key did not sign RSA-PSS"
+# "RSA-PSS" up to OpenSSL 3.1, the TLS name "rsa_pss_rsae_sha256" from 3.2
+grep -Eq "Peer signature type: (RSA-PSS|rsa_pss_rsae_)" "$T/cli.out" ||
+    fail "TLS 1.3 TPM RSA key did not sign RSA-PSS"
 pass "TLS 1.3 CertificateVerify with the TPM RSA key is RSA-PSS"
 
 # NIST-curve key exchange stays in software (default provider) while the TPM
@@ -101,17 +104,27 @@ for v in -tls1_2 -tls1_3; do
     handshake "P-256 ECDHE $v" -cert "$pki/server.pem" -key "$pki/server.key" -groups P-256 "$v" -- \
         "${EK_PROV[@]}" -groups P-256 -cert "$T/ec-client.pem" -key "$T/ec.key" "$v" ||
         { cat "$T/cli.out"; fail "P-256 ECDHE with a TPM client key ($v)"; }
-    grep -qE "Server Temp Key: ECDH, (P-256|prime256v1)" "$T/cli.out" ||
+    # OpenSSL 3.5 says "Peer Temp Key", and names the TLS 1.3 group on a line of its own
+    grep -qE "((Server|Peer) Temp Key: ECDH, |Negotiated TLS1.3 group: )(P-256|prime256v1|secp256r1)" "$T/cli.out" ||
         fail "P-256 ECDHE $v: no P-256 key exchange"
     check "P-256 ECDHE, TPM EC client key $v" "$v" tpmec localhost
 done
 
-# The provider-order rule (docs/provider.md): with edgekey first, libssl no
-# longer offers the NIST groups (their EC key manager is now edgekey's), so
-# TLS needs default first. This checks the documented behaviour.
-ekp_must_fail "group 'P-256' cannot be set" openssl s_client "${EK_PROV_FIRST[@]}" \
-    -groups P-256 -connect 127.0.0.1:1
-pass "edgekey first: libssl drops the P-256 group (default first is the rule for TLS)"
+# The provider-order rule (docs/provider.md): on OpenSSL 3.0, with edgekey
+# first, libssl no longer offers the NIST groups (their EC key manager is now
+# edgekey's), so TLS needs default first. This checks the documented
+# behaviour. OpenSSL 3.5 (the compat suite) keeps the group: only the
+# connection to the closed port fails.
+if openssl version | grep -q '^OpenSSL 3\.0\.'; then
+    ekp_must_fail "group 'P-256' cannot be set" openssl s_client "${EK_PROV_FIRST[@]}" \
+        -groups P-256 -connect 127.0.0.1:1
+    pass "edgekey first: libssl drops the P-256 group (default first is the rule for TLS)"
+else
+    out=$(openssl s_client "${EK_PROV_FIRST[@]}" -groups P-256 -connect 127.0.0.1:1 </dev/null 2>&1) || true
+    echo "$out" | grep -q "cannot be set" && { echo "$out"; fail "edgekey first drops P-256 on $(openssl version)"; }
+    echo "$out" | grep -q "Connection refused" || { echo "$out"; fail "edgekey first -groups P-256: unexpected error"; }
+    pass "edgekey first on $(openssl version | cut -d' ' -f1-2): libssl keeps the P-256 group"
+fi
 
 # Key and certificate both from the token by pkcs11: URI (the store loader
 # returns the certificate stored next to the key).
@@ -122,7 +135,7 @@ openssl req "${EK_PROV[@]}" -new -key 'pkcs11:token=edge;object=tlsdev' -subj /C
 ek_pki_sign_csr "$pki" "$T/tlsdev.csr" "$T/tlsdev.pem" client
 "$helper" put-cert edge tlsdev "$T/tlsdev.pem" || fail "store the certificate in the token"
 openssl x509 "${EK_PROV[@]}" -in 'pkcs11:token=edge;object=tlsdev;type=cert' -noout -subject |
-    grep -q "CN = tlsdev" || fail "certificate not loaded by pkcs11: URI"
+    grep -Eq "CN ?= ?tlsdev" || fail "certificate not loaded by pkcs11: URI"
 for v in -tls1_2 -tls1_3; do
     handshake "URI key+cert $v" -cert "$pki/server.pem" -key "$pki/server.key" "$v" -- \
         "${EK_PROV[@]}" -cert 'pkcs11:token=edge;object=tlsdev;type=cert' \
