@@ -101,4 +101,5 @@ for ((round = 0; round < IL; round++)); do
 done
 python3 "$here/report.py" best "$ACC" >"$T/best.txt"
 cat "$T/best.txt"
+# shellcheck disable=SC2086 # two stack names
 python3 "$here/compat-report.py" "$T/best.txt" $stacks

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/compat: build unpacked Debian source trees (their
 # patches applied by dpkg-source) with our own configure line, which skips
 # the packages' docs and tests and takes a fraction of dpkg-buildpackage's

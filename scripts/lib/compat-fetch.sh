@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/compat: fetch Debian source packages of another suite
 # through a private apt configuration, never touching the machine's own.
 #

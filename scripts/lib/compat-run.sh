@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/compat: build edgekey against a compat prefix and run
 # the unit, tpm, provider and PKCS#11 interop suites on it.
 #
@@ -28,11 +29,12 @@ print(p, f, s)
 PY
 }
 
+# Needs $root (the source tree), set by scripts/compat.
 compat_run() {
     local prefix=$1 asan=$2 dir opts=(-Dbuildtype=debugoptimized) mult=() extra ov tv
-    dir=$root/build-compat
+    dir=${root:?}/build-compat
     if [ "$asan" = 1 ]; then
-        dir=$root/build-compat-asan mult=(--timeout-multiplier 3)
+        dir=${root:?}/build-compat-asan mult=(--timeout-multiplier 3)
         opts=(-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false)
     fi
     # shellcheck disable=SC2206
