@@ -34,8 +34,12 @@ stack_of() {
     local lib
     lib=$(ldd "$1/provider/edgekey.so" | awk '/libcrypto.so/ {print $3}')
     [ -n "$lib" ] || return 1
-    strings "$lib" | grep -m1 -oE '^OpenSSL 3\.[0-9]+' | sed 's/OpenSSL /openssl-/'
+    # awk reads to the end: no SIGPIPE for strings under pipefail
+    strings "$lib" | awk '/^OpenSSL 3\.[0-9]+/ && !n++ { split($2, v, "."); print "openssl-" v[1] "." v[2] }'
 }
+# meson's LD_LIBRARY_PATH names this build's libraries, and would hand them
+# to the peer build's programs too; each build finds its own by RUNPATH.
+unset LD_LIBRARY_PATH
 peer=${EDGEKEY_BENCH_PEER:-}
 if [ -z "$peer" ]; then
     case $(basename "$EDGEKEY_BUILD") in
@@ -54,7 +58,16 @@ stacks=$(printf '%s\n' "$sa" "$sb" | sort -V)
 echo "# stacks: $(for s in $stacks; do echo -n "$s (${dir_of[$s]}) "; done)"
 
 # ---- keys (TSS2 PEM files: both stacks load them) and a software PKI
-export OPENSSL_MODULES=$EDGEKEY_BUILD/provider OPENSSL_CONF=/dev/null
+# Keys are made by the `openssl` on PATH with the provider of the build that
+# links the same libcrypto (one libcrypto.so.3 per process).
+libcrypto_of() { ldd "$1" | awk '/libcrypto.so/ {print $3}'; }
+mk=
+for s in $stacks; do
+    [ "$(libcrypto_of "${dir_of[$s]}/provider/edgekey.so")" = "$(libcrypto_of "$(command -v openssl)")" ] &&
+        mk=${dir_of[$s]}
+done
+[ -n "$mk" ] || fail "no build links the libcrypto of $(command -v openssl)"
+export OPENSSL_MODULES=$mk/provider OPENSSL_CONF=/dev/null
 pki=$T/pki
 ek_pki_ca "$pki"
 openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/server.key" -out "$pki/server.csr" \
