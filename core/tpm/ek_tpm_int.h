@@ -97,8 +97,12 @@ void ek_tpm_flush(ESYS_TR *tr);
  * a no-op returning success on tpm2-tss 3.x. */
 TSS2_RC ek_esys_crypto_install(ESYS_CONTEXT *esys);
 typedef enum ek_esys_crypto_kind {
-    EK_ESYS_CRYPTO_HASH, EK_ESYS_CRYPTO_HMAC, EK_ESYS_CRYPTO_RANDOM, EK_ESYS_CRYPTO_SALT,
-    EK_ESYS_CRYPTO_CIPHER, EK_ESYS_CRYPTO_KINDS
+    EK_ESYS_CRYPTO_HASH,
+    EK_ESYS_CRYPTO_HMAC,
+    EK_ESYS_CRYPTO_RANDOM,
+    EK_ESYS_CRYPTO_SALT,
+    EK_ESYS_CRYPTO_CIPHER,
+    EK_ESYS_CRYPTO_KINDS
 } ek_esys_crypto_kind;
 /* How often ESYS called ours, per kind, since the process started (0 on 3.x). */
 unsigned long ek_esys_crypto_calls(ek_esys_crypto_kind kind);

@@ -83,11 +83,12 @@ compat_run() {
 # Every binary of ours must resolve libcrypto and ESYS from the prefix:
 # a build that silently fell back to the system stack tests nothing.
 compat_check_link() {
-    local dir=$1 prefix=$2 f bad=0
+    local dir=$1 prefix=$2 f deps bad=0
     for f in "$dir/provider/edgekey.so" "$dir/pkcs11/edgekey-pkcs11.so" "$dir/cli/edgekey"; do
         [ -e "$f" ] || continue
+        deps=$(ldd "$f") # whole, first: grep -q on a pipe is SIGPIPE under pipefail
         for lib in libcrypto.so.3 libtss2-esys.so.0; do
-            ldd "$f" | grep -q "$lib => $prefix/lib/" ||
+            grep -q "$lib => $prefix/lib/" <<<"$deps" ||
                 { echo "compat: $f does not load $lib from $prefix/lib"; bad=1; }
         done
     done
