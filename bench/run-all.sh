@@ -125,6 +125,8 @@ genkey() {
     local -a pv=()
     [ "$prov" = tpm2 ] && prov=$T2PROV
     [ "$prov" != none ] && pv=(-provider "$prov" -provider default)
+    # edgekey loads only after default (docs/provider.md, "Provider order").
+    [ "$prov" = edgekey ] && pv=(-provider default -provider edgekey -propquery provider=edgekey)
     t0=$(date +%s.%N)
     if ! openssl genpkey "${pv[@]}" "${args[@]}" "${pk[@]}" -out "$T/$name.key" 2>>"$LOG"; then
         if [ "$alg" = rsa ] && [ "$prov" != none ]; then

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "cli.h"
+#include "ek_addr.h"
 #include "ek_token.h"
 
 #define AUTH_ENV "EDGEKEY_KEY_AUTH"
@@ -176,4 +177,27 @@ ek_rc cli_auth_apply(ek_key *key, bool want, const char *file, const ek_store_ob
         rc = ek_key_set_auth(key, auth, len);
     OPENSSL_cleanse(auth, sizeof(auth));
     return rc;
+}
+
+/* pin-value in the address: ek_key_open has already applied it (as the
+ * user PIN of a PIN token, else as the key's auth value). */
+bool cli_address_has_pin(const char *address)
+{
+    ek_addr a;
+    memset(&a, 0, sizeof(a));
+    bool has = ek_addr_parse(address, &a) == EK_OK && a.has_pin;
+    ek_addr_clear(&a);
+    ek_clear_error();
+    return has;
+}
+
+ek_rc cli_auth_for(ek_key *key, const char *address, bool want, const char *file)
+{
+    if (!want && file == NULL && (cli_address_has_pin(address) || !ek_key_needs_auth(key)))
+        return EK_OK;
+    /* A stored key may belong to a PIN token: then the PIN is asked for. */
+    ek_store_obj obj;
+    bool stored = cli_resolve(address, &obj) == EK_OK;
+    ek_clear_error();
+    return cli_auth_apply(key, want, file, stored ? &obj : NULL);
 }

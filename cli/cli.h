@@ -46,6 +46,8 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv);
 int cmd_delete(cli_ctx *ctx, int argc, char **argv);
 int cmd_export_ref(cli_ctx *ctx, int argc, char **argv);
 int cmd_token(cli_ctx *ctx, int argc, char **argv);
+int cmd_ek(cli_ctx *ctx, int argc, char **argv);
+int cmd_doctor(cli_ctx *ctx, int argc, char **argv);
 
 /* --- global options (main.c), accepted before and after the command --- */
 enum {
@@ -111,6 +113,12 @@ ek_rc cli_auth_read(const char *file, bool confirm, unsigned char buf[CLI_AUTH_M
  * stored key (obj != NULL) of a PIN-protected token the user PIN is asked
  * for instead and the key's auth derived from it. */
 ek_rc cli_auth_apply(ek_key *key, bool want, const char *file, const ek_store_obj *obj);
+/* The same for a key opened with ek_key_open(address), which has already
+ * applied a pin-value in the address: then nothing more is asked for
+ * (commands refuse --auth/--auth-file together with a pin-value). */
+ek_rc cli_auth_for(ek_key *key, const char *address, bool want, const char *file);
+/* The address carries a pin-value (a pkcs11: URI or a URI reference file). */
+bool cli_address_has_pin(const char *address);
 
 /* --- pkey.c: the TPM key's public half as an OpenSSL key (default provider) --- */
 ek_rc cli_pkey_from_pub(const ek_pubkey *pub, EVP_PKEY **out);

@@ -294,9 +294,11 @@ static int report(const cli_ctx *ctx, const struct csr_opts *o, X509_REQ *req, e
     if (o->out == NULL && !ctx->json)
         return EXIT_OK; /* the PEM on stdout is the output */
     char *subject = cli_name_str(X509_REQ_get_subject_name(req));
-    json_t *res = json_pack("{s:o,s:o,s:s,s:o}", "key", out_str(o->key), "subject",
-                            out_str(subject), "signature", OBJ_nid2ln(sig_nid(alg, md)), "out",
-                            o->out ? out_str(o->out) : json_null());
+    char shown[1100]; /* the key's URI without its pin-value */
+    json_t *res =
+        json_pack("{s:o,s:o,s:s,s:o}", "key", out_str(ek_addr_masked(o->key, shown, sizeof(shown))),
+                  "subject", out_str(subject), "signature", OBJ_nid2ln(sig_nid(alg, md)), "out",
+                  o->out ? out_str(o->out) : json_null());
     free(subject);
     if (res && ctx->json)
         json_object_set_new(res, "pem", json_string(pem));
@@ -326,6 +328,10 @@ int cmd_csr(cli_ctx *ctx, int argc, char **argv)
         return out_usage(ctx, "csr", "unexpected argument '%s'", argv[optind]);
     if (o.key == NULL || o.subject == NULL)
         return out_usage(ctx, "csr", "--key ADDR and --subject /.../CN=... are required");
+    if ((o.auth || o.auth_file) && cli_address_has_pin(o.key))
+        return out_usage(ctx, "csr",
+                         "the key's URI carries a pin-value and --auth/--auth-file gives "
+                         "another value; give it once (drop pin-value= or the option)");
     if (o.san_too_long)
         return out_usage(ctx, "csr", "the --san values are longer than %zu bytes", sizeof(o.san));
 
@@ -340,13 +346,8 @@ int cmd_csr(cli_ctx *ctx, int argc, char **argv)
         alg = ek_key_public(key)->alg;
         rc = pick_md(o.md, ek_key_public(key), &md);
     }
-    if (rc == EK_OK && (o.auth || o.auth_file || ek_key_needs_auth(key))) {
-        /* A stored key may belong to a PIN token: then the PIN is asked for. */
-        ek_store_obj obj;
-        bool stored = cli_resolve(o.key, &obj) == EK_OK;
-        ek_clear_error();
-        rc = cli_auth_apply(key, o.auth, o.auth_file, stored ? &obj : NULL);
-    }
+    if (rc == EK_OK)
+        rc = cli_auth_for(key, o.key, o.auth, o.auth_file);
     if (rc == EK_OK)
         rc = build_req(&o, key, md, &req);
     if (rc == EK_OK)

@@ -37,11 +37,12 @@ static ek_rc check_specific(const char *address)
     memset(&a, 0, sizeof(a));
     ek_rc rc = ek_addr_parse(address, &a);
     bool uri = a.kind == EK_ADDR_PKCS11 || a.kind == EK_ADDR_URI_FILE;
+    char shown[1100];
     if (rc == EK_OK && uri && a.object[0] == '\0' && a.id_len == 0)
         rc = ek_error(EK_ERR_INVALID,
                       "%s does not name one object; delete needs object= or id= "
                       "in the URI ('edgekey list' shows them)",
-                      address);
+                      ek_addr_masked(address, shown, sizeof(shown)));
     ek_addr_clear(&a);
     return rc;
 }
@@ -85,6 +86,8 @@ int cmd_delete(cli_ctx *ctx, int argc, char **argv)
     if (argc - optind != 1)
         return out_usage(ctx, "delete", "give exactly one key address");
     const char *address = argv[optind];
+    char shown[1100]; /* for messages: never with its pin-value */
+    ek_addr_masked(address, shown, sizeof(shown));
 
     ek_store_obj obj;
     ek_rc rc = check_specific(address);
@@ -98,12 +101,12 @@ int cmd_delete(cli_ctx *ctx, int argc, char **argv)
     }
     if (rc == EK_OK && cert_only && !obj.has_cert)
         rc = ek_error(EK_ERR_NOT_FOUND, "key %s has no certificate stored; nothing to delete",
-                      address);
+                      shown);
     if (rc == EK_OK && obj.handle == SRK_HANDLE)
         rc = ek_error(EK_ERR_POLICY,
                       "%s is stored at 0x81000001, the storage primary key "
                       "handle; refusing to evict it",
-                      address);
+                      shown);
     if (rc == EK_OK)
         rc = ek_store_delete(&obj, cert_only ? EK_OBJ_CERT : EK_OBJ_ANY, !cert_only);
     if (rc != EK_OK)

@@ -44,12 +44,13 @@ static ek_rc tss2_pem(const char *address, char **pem, size_t *len)
 static ek_rc uri_pem(const char *address, char *uri, size_t urisize, char **pem, size_t *len)
 {
     ek_store_obj obj;
+    char shown[1100];
     ek_rc rc = cli_resolve(address, &obj);
     if (rc == EK_OK && !obj.has_key)
         rc = ek_error(EK_ERR_NOT_FOUND,
                       "%s names a certificate without a key; a reference "
                       "file needs a key",
-                      address);
+                      ek_addr_masked(address, shown, sizeof(shown)));
     if (rc == EK_OK)
         rc = cli_obj_uri(&obj, uri, urisize);
     if (rc == EK_OK)

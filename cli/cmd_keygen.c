@@ -33,6 +33,8 @@ static void usage(void)
            "\n  --label LABEL     object name in the token (CKA_LABEL), unique per token\n"
            "  --token TOKEN     token to store the key in (default: conf 'token', \"edge\")\n"
            "  --alg ALG         rsa2048 (default), rsa3072, rsa4096, ec-p256, ec-p384\n"
+           "                    (any case; also rsa, RSA-2048, rsa:3072, ec, P-256, prime256v1,\n"
+           "                    secp384r1 ...: the name used is printed)\n"
            "  --persist HANDLE  also make the key persistent at 0x81000002..0x81ffffff\n"
            "  --auth            protect the key with an auth value: asked on the terminal\n"
            "                    (no echo), or taken from EDGEKEY_KEY_AUTH for scripts\n"
@@ -173,8 +175,13 @@ static int report(const cli_ctx *ctx, const struct keygen_opts *o, const ek_keyg
     printf("%s\n", uri);
     if (obj->handle)
         printf("handle:0x%08x\n", obj->handle);
-    fprintf(stderr, "edgekey: created %s key '%s' in token '%s'%s\n", alg, obj->label, obj->token,
-            o->auth || o->auth_file ? " (auth value set)" : "");
+    /* Other spellings (RSA-2048, P-256 ...) are taken on purpose; saying what
+     * they became keeps that from being silent. */
+    char read_as[96] = "";
+    if (strcmp(o->alg, alg) != 0)
+        snprintf(read_as, sizeof(read_as), " (--alg %.40s read as %s)", o->alg, alg);
+    fprintf(stderr, "edgekey: created %s key '%s' in token '%s'%s%s\n", alg, obj->label, obj->token,
+            read_as, o->auth || o->auth_file ? " (auth value set)" : "");
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_STORE;
 }
 

@@ -95,9 +95,11 @@ static ek_rc token_json(const ek_token_info *t, json_t **out)
     return *out ? EK_OK : ek_error(EK_ERR_NOMEM, "out of memory listing token %s", t->label);
 }
 
-/* One token block: header line, then key lines with URI and certificate. */
-static void print_token(const json_t *t)
+/* One token block: header line, then key lines with URI and certificate.
+ * Returns whether a key had no certificate in the store. */
+static bool print_token(const json_t *t)
 {
+    bool bare = false;
     printf("token %s (serial %s%s) %s\n", json_string_value(json_object_get(t, "token")),
            json_string_value(json_object_get(t, "serial")),
            json_is_true(json_object_get(t, "login_required")) ? ", PIN-protected" : "",
@@ -122,8 +124,19 @@ static void print_token(const json_t *t)
         else if (json_is_object(c))
             printf("    cert unreadable: %s\n", json_string_value(json_object_get(c, "error")));
         else
-            printf("    cert (none)\n");
+            printf("    cert none in the store\n");
+        bare = bare || !json_is_object(c);
     }
+    return bare;
+}
+
+/* "none" only speaks for the store: the edge client, for one, keeps its
+ * certificate with its identity state (data_dir/device.pem, replaced by its
+ * renewal as one unit with the key), not here. */
+static void print_bare_note(void)
+{
+    printf("\n'none in the store' = no certificate imported with `edgekey cert import`; a\n"
+           "program may keep its own (the edge client: <data_dir>/device.pem).\n");
 }
 
 /* Is handle named by any store object (of any token)? */
@@ -197,12 +210,15 @@ static int emit(const cli_ctx *ctx, json_t *tokens, json_t *tpm)
     if (json_array_size(tokens) == 0)
         printf("no tokens in %s; create a key with 'edgekey keygen --label NAME'\n",
                ek_store_root());
+    bool bare = false;
     json_array_foreach(tokens, i, t)
     {
         if (i)
             fputc('\n', stdout);
-        print_token(t);
+        bare = print_token(t) || bare;
     }
+    if (bare)
+        print_bare_note();
     if (tpm)
         print_tpm(tpm);
     json_decref(tokens);

@@ -28,8 +28,10 @@ static const struct {
     {"list", cmd_list, "tokens, keys and certificates in the store"},
     {"delete", cmd_delete, "remove a key (evicting its persistent handle) or its certificate"},
     {"export-ref", cmd_export_ref, "write a key reference file for programs that take a key file"},
+    {"doctor", cmd_doctor, "check TPM, TCTI, permissions, openssl.cnf, p11-kit; say the fix"},
     {"token", cmd_token,
      "token PINs: init (SO PIN), pin (set/change), list (PIN state), delete, migrate"},
+    {"ek", cmd_ek, "the TPM's endorsement key certificate, its issuer, and --roots verification"},
 };
 
 static void usage(FILE *f)

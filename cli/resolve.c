@@ -12,12 +12,16 @@
 #include "cli.h"
 #include "ek_addr.h"
 
-static ek_rc not_found(const char *address)
+static ek_rc not_found(const char *address, const ek_addr *a)
 {
+    bool ref = a->kind == EK_ADDR_URI_FILE;
     return ek_error(EK_ERR_NOT_FOUND,
-                    "no key or certificate matches %s in the store %s; 'edgekey list' shows "
-                    "what is there (wrong --store or token?)",
-                    address, ek_store_root());
+                    "no key or certificate matches %s%s in the store %s; 'edgekey list' shows "
+                    "what is there (wrong --store or token?)%s",
+                    address, ref ? " (a key reference file)" : "", ek_store_root(),
+                    ref ? "; if its key was deleted (edgekey delete) it is gone: make a new key "
+                          "and write a new reference file with `edgekey export-ref`"
+                        : "");
 }
 
 static bool wanted_class(const ek_store_obj *o, ek_obj_class type)
@@ -57,7 +61,7 @@ static ek_rc pick_one(const char *address, ek_store_obj *objs, size_t n, const e
         (void)w;
     }
     if (hits == 0)
-        return not_found(address);
+        return not_found(address, a);
     if (hits > 1)
         return ek_error(EK_ERR_INVALID,
                         "%s matches %zu objects (%s); add token=, object= or id= to the URI "
@@ -74,7 +78,7 @@ static ek_rc by_uri(const char *address, const ek_addr *a, ek_store_obj *out)
     ek_rc rc = ek_store_find(a->token[0] ? a->token : NULL, a->object[0] ? a->object : NULL,
                              a->id_len ? a->id : NULL, a->id_len, &objs, &n);
     if (rc == EK_ERR_NOT_FOUND)
-        rc = not_found(address);
+        rc = not_found(address, a);
     if (rc == EK_OK)
         rc = pick_one(address, objs, n, a, out);
     free(objs);
@@ -159,11 +163,13 @@ static ek_rc by_key_file(const char *address, ek_store_obj *out)
     return rc;
 }
 
-ek_rc cli_resolve(const char *address, ek_store_obj *out)
+ek_rc cli_resolve(const char *raw, ek_store_obj *out)
 {
+    char address[1100]; /* as shown in messages: never with its pin-value */
+    ek_addr_masked(raw, address, sizeof(address));
     ek_addr a;
     memset(&a, 0, sizeof(a));
-    ek_rc rc = ek_addr_parse(address, &a);
+    ek_rc rc = ek_addr_parse(raw, &a);
     if (rc == EK_OK) {
         switch (a.kind) {
         case EK_ADDR_PKCS11:
@@ -174,7 +180,7 @@ ek_rc cli_resolve(const char *address, ek_store_obj *out)
             rc = by_handle(address, a.handle, out);
             break;
         case EK_ADDR_TSS2_FILE:
-            rc = by_key_file(address, out);
+            rc = by_key_file(raw, out);
             break;
         default:
             rc = ek_error(EK_ERR_INVALID, "%s: unknown kind of key address", address);

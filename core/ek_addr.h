@@ -94,4 +94,8 @@ EK_API ek_rc ek_key_open(const char *address, ek_key **out);
 
 EK_API void ek_addr_clear(ek_addr *a);   /* wipes the PIN */
 
+/* s for a message: any pin-value shown as "pin-value=***", cut to size
+ * (size > 0). Returns buf. */
+EK_API const char *ek_addr_masked(const char *s, char *buf, size_t size);
+
 #endif

@@ -47,6 +47,13 @@ EK_API ek_rc ek_config_set(const char *key, const char *value);
  * On a broken file returns NULL and sets ek_last_error. */
 EK_API const ek_config *ek_config_get(void);
 
+/* Where the value of key ("tcti" or "store") comes from, for messages:
+ * "set by the program (override)", "environment EDGEKEY_TCTI",
+ * "file /etc/edgekey/edgekey.conf" or "built-in default". Written to buf
+ * (truncated to size), which is returned. Reads the file again; never
+ * fails (an unreadable file counts as not setting it). */
+EK_API const char *ek_config_source(const char *key, char *buf, size_t size);
+
 /* The configuration if it is already loaded, else NULL; never loads and never
  * touches the error message (for ek_log). */
 const ek_config *ek_config_peek(void);

@@ -62,4 +62,30 @@ typedef struct ek_tpm_clock {
 
 EK_API ek_rc ek_tpm_read_clock(ek_tpm_clock *out);
 
+/* Can the TPM be used at all, and if not, at which step it fails (for
+ * `edgekey doctor`). Connects if not connected, then sends one
+ * TPM2_GetCapability WITHOUT the automatic TPM2_Startup the other calls do,
+ * so a TPM nobody started is reported, not silently started. */
+typedef enum ek_tpm_state {
+    EK_TPM_UP = 0,       /* answered */
+    EK_TPM_NO_TCTI,      /* the TCTI library named cannot be loaded (spelling, package) */
+    EK_TPM_UNREACHABLE,  /* the TCTI loaded, but no TPM behind it (socket, device, bus) */
+    EK_TPM_NOT_STARTED,  /* TPM_RC_INITIALIZE: nobody sent TPM2_Startup */
+    EK_TPM_FAILURE_MODE, /* TPM_RC_FAILURE: failure mode, or a simulator never powered on */
+    EK_TPM_ERROR,        /* another error answer */
+} ek_tpm_state;
+
+typedef struct ek_tpm_health {
+    ek_tpm_state state;
+    char tcti[512];     /* the TCTI string in use, the empty default resolved where core does */
+    char tcti_name[64]; /* library part: "device", "tabrmd", "swtpm" ("" = loader default) */
+    bool exclusive;     /* no resource manager: one process at a time (valid when UP) */
+    uint32_t rc;        /* TSS2_RC of the failed step, 0 when UP */
+    char detail[512];   /* the failed step and the decoded rc */
+} ek_tpm_health;
+
+/* Fills out; returns EK_OK whenever out says what happened (also for a
+ * TPM that is down), EK_ERR_INVALID for a broken configuration. */
+EK_API ek_rc ek_tpm_health_check(ek_tpm_health *out);
+
 #endif

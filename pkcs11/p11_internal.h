@@ -23,6 +23,11 @@
 #include "ek_token.h"
 
 #define P11_EXPORT __attribute__((visibility("default")))
+/* What the free slot's uninitialised token shows (C_GetTokenInfo): never a
+ * real token's (store labels are [A-Za-z0-9._-] only, serials 16 hex digits),
+ * so it cannot be mistaken for one, but tells a lister what it is for. */
+#define P11_FREE_LABEL "edgekey free slot (new token)"
+#define P11_FREE_SERIAL "(free)"
 #define P11_MAX_SLOTS 32
 #define P11_MAX_FIND 4096
 #define P11_MAX_RAW_INPUT 1024 /* accumulated input of single-part mechanisms */

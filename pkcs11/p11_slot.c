@@ -197,13 +197,14 @@ P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
         if (ek_token_pin_state(s->label, &pins) == EK_OK)
             flags |= pin_flags(&pins);
     }
-    p11_pad(pInfo->label, sizeof(pInfo->label), s->label);
+    p11_pad(pInfo->label, sizeof(pInfo->label), s->label[0] ? s->label : P11_FREE_LABEL);
     /* Fixed strings, not the TPM's: URIs carrying manufacturer=/model= must
      * match in every face (core/addr.c compares with the same constants).
      * The TPM's own facts are in the slot info and the versions. */
     p11_pad(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), EK_TOKEN_MANUFACTURER);
     p11_pad(pInfo->model, sizeof(pInfo->model), EK_TOKEN_MODEL);
-    p11_pad(pInfo->serialNumber, sizeof(pInfo->serialNumber), ti.serial);
+    p11_pad(pInfo->serialNumber, sizeof(pInfo->serialNumber),
+            s->label[0] ? ti.serial : P11_FREE_SERIAL);
     pInfo->flags = flags;
     pInfo->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
     pInfo->ulSessionCount = sessions_on(slotID, false);

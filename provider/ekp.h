@@ -35,9 +35,11 @@
 #define EKP_SOFT_PROPQ "provider=default"
 
 /* Signature algorithm names that only edgekey registers; our keymgmt answers
- * query_operation_name(OSSL_OP_SIGNATURE) with them, so OpenSSL 3.0's
- * EVP_DigestSignInit fetches edgekey's signature for an edgekey key whatever
- * the provider order (see docs/provider.md, "Provider order"). */
+ * query_operation_name(OSSL_OP_SIGNATURE) with them, so EVP_DigestSignInit
+ * (OpenSSL 3.0 to 3.5) fetches edgekey's signature for an edgekey key even with
+ * the default provider first (see docs/provider.md, "Provider order"). They
+ * are also registered verify-only under "provider=default", so a verification
+ * asking for the default provider finds them (provider.c). */
 #define EKP_SIG_RSA_NAME "EDGEKEY-RSA-SIG"
 #define EKP_SIG_ECDSA_NAME "EDGEKEY-ECDSA-SIG"
 
@@ -62,6 +64,7 @@ enum {
     EKP_R_NO_PRIVATE_KEY,
     EKP_R_BAD_PARAM,
     EKP_R_SOFTWARE,
+    EKP_R_ORDER,
 };
 
 typedef struct ekp_prov {
@@ -78,6 +81,12 @@ void ekp_raise(const ekp_prov *prov, int reason, const char *fmt, ...)
 /* Raise the core's last message (ek_last_error) under the reason for rc. */
 void ekp_raise_core(const ekp_prov *prov, ek_rc rc, const char *what);
 int ekp_reason_for(ek_rc rc);
+
+/* --- provider order (order.c) --- */
+/* 1 if the default provider is already active in the loading library
+ * context; 0, with the order to use on the error queue, if not. Call from
+ * OSSL_provider_init before OSSL_LIB_CTX_new_child. */
+int ekp_check_order(const ekp_prov *prov, const OSSL_DISPATCH *in);
 
 /* Calls into the core need no wrapping: the core isolates its own and
  * ESYS's OpenSSL use (a private library context while the TPM lock is held,
@@ -146,10 +155,16 @@ int ekp_km_export_ec(const ekp_key *k, int selection, OSSL_CALLBACK *cb, void *c
 
 extern const OSSL_DISPATCH ekp_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH ekp_ec_keymgmt_functions[];
+/* Public-half key managers for verification under provider=default. */
+extern const OSSL_DISPATCH ekp_rsa_keymgmt_public_functions[];
+extern const OSSL_DISPATCH ekp_ec_keymgmt_public_functions[];
 
 /* --- signature (signature.c, signature_algid.c, signature_rsa.c, signature_ecdsa.c) --- */
 extern const OSSL_DISPATCH ekp_rsa_signature_functions[];
 extern const OSSL_DISPATCH ekp_ecdsa_signature_functions[];
+/* The same implementations without sign functions (provider.c says why). */
+extern const OSSL_DISPATCH ekp_rsa_verify_only_functions[];
+extern const OSSL_DISPATCH ekp_ecdsa_verify_only_functions[];
 
 /* --- store, decoders, encoders --- */
 extern const OSSL_DISPATCH ekp_store_functions[];

@@ -2,9 +2,8 @@
  *
  * Keys come from our decoders and store loader (load), from generation
  * (keymgmt_gen.c) or, public half only, from import. Export hands out the
- * public half only: a selection that asks for the private key fails, so no
- * other provider ever gets a half key that would then fail with "missing
- * private key" (and nothing private ever leaves the TPM). */
+ * public half only (nothing private ever leaves the TPM); a selection of the
+ * private key alone fails. */
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -93,11 +92,16 @@ int ekp_km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
     const ekp_key *k = keydata;
     if (k == NULL)
         return 0;
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0 && k->tpm != NULL) {
+    /* Only the public half ever leaves. EVP hands a key to another key
+     * manager with the whole selection (OSSL_KEYMGMT_SELECT_ALL, which is
+     * also EVP_PKEY_KEYPAIR), as for any key whose private half cannot be
+     * exported: that is how a verification under provider=default gets the
+     * public key. Signing never takes this path: our keymgmt answers
+     * signature names only edgekey implements. */
+    if ((selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS)) == 0) {
         ekp_raise(k->prov, EKP_R_NO_PRIVATE_EXPORT,
                   "edgekey %s key: the private key stays in the TPM and cannot be exported; "
-                  "edgekey signs with it itself (it does no key exchange or decryption). If "
-                  "this came from a TLS key share, list the default provider before edgekey",
+                  "export the public key (EVP_PKEY_PUBLIC_KEY) instead",
                   ekp_alg_type_name(k->alg));
         return 0;
     }

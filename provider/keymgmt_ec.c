@@ -262,3 +262,25 @@ const OSSL_DISPATCH ekp_ec_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))ekp_gen_cleanup},
     {0, NULL},
 };
+
+/* Public halves only, registered under "provider=default" (provider.c):
+ * what a verification under that property query exports a TPM key to. No
+ * generation and no loading, so it never makes or opens a TPM key. */
+const OSSL_DISPATCH ekp_ec_keymgmt_public_functions[] = {
+    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ekp_ec_new},
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))ekp_km_free},
+    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))ekp_km_dup},
+    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))ekp_km_has},
+    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))ekp_km_match},
+    {OSSL_FUNC_KEYMGMT_VALIDATE, (void (*)(void))ekp_km_validate},
+    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))ekp_ec_import},
+    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ekp_ec_io_types},
+    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))ekp_km_export},
+    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ekp_ec_io_types},
+    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))ekp_ec_get_params},
+    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))ekp_ec_gettable_params},
+    {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))ekp_ec_set_params},
+    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))ekp_ec_settable_params},
+    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ekp_ec_query_operation_name},
+    {0, NULL},
+};

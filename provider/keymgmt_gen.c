@@ -1,6 +1,7 @@
 /* edgekey OpenSSL provider: key generation in the TPM.
  *
- *   openssl genpkey -provider edgekey -provider default -algorithm RSA \
+ *   openssl genpkey -provider default -provider edgekey -propquery provider=edgekey \
+ *       -algorithm RSA \
  *       -pkeyopt bits:2048 [-pkeyopt edgekey-label:device] [-pkeyopt edgekey-persist:0x81010001]
  *
  * Standard parameters: "bits" (RSA), "group" (EC). edgekey's own:

@@ -101,6 +101,7 @@ static const OSSL_ITEM *ekp_reason_strings(void *provctx)
         {EKP_R_NO_PRIVATE_KEY, "no TPM private key"},
         {EKP_R_BAD_PARAM, "bad parameter"},
         {EKP_R_SOFTWARE, "software crypto error"},
+        {EKP_R_ORDER, "loaded before the default provider"},
         {0, NULL},
     };
     (void)provctx;
@@ -112,13 +113,35 @@ static const OSSL_ITEM *ekp_reason_strings(void *provctx)
 static const OSSL_ALGORITHM ekp_keymgmts[] = {
     {EKP_KEYMGMT_RSA_NAMES, EKP_PROPS, ekp_rsa_keymgmt_functions, "edgekey TPM RSA key"},
     {EKP_KEYMGMT_EC_NAMES, EKP_PROPS, ekp_ec_keymgmt_functions, "edgekey TPM EC key"},
+    /* See ekp_signatures. The default provider is active before edgekey
+     * (ekp_check_order), so its own RSA and EC key managers come first for
+     * any fetch by name under provider=default: these are reached only when
+     * EVP fetches from edgekey itself. */
+    {EKP_KEYMGMT_RSA_NAMES, EKP_SOFT_PROPQ, ekp_rsa_keymgmt_public_functions,
+     "edgekey: public half of a TPM RSA key, for verification (provider=default queries)"},
+    {EKP_KEYMGMT_EC_NAMES, EKP_SOFT_PROPQ, ekp_ec_keymgmt_public_functions,
+     "edgekey: public half of a TPM EC key, for verification (provider=default queries)"},
     {NULL, NULL, NULL, NULL},
 };
 
-/* Registered only under edgekey's own names (see EKP_SIG_*_NAME). */
+/* Registered only under edgekey's own names (see EKP_SIG_*_NAME), first in
+ * full, then verify-only under "provider=default". Why the second: EVP
+ * fetches the name our keymgmt answers with the caller's property query and
+ * then falls back only to the key's own provider under the same query
+ * (do_sigver_init, OpenSSL 3.0 to 3.5), so EVP_DigestVerifyInit_ex(...,
+ * "provider=default", tpmkey) finds nothing otherwise. Answering "RSA" /
+ * "ECDSA" instead cannot work: the default provider's signature would then be
+ * chosen for signing too, on a public-only copy of the key. The verify-only
+ * entries verify with the default provider (signature.c); they have no sign
+ * functions, so provider=default never signs with a TPM key. A query without
+ * properties takes the first entry, the full one. */
 static const OSSL_ALGORITHM ekp_signatures[] = {
     {EKP_SIG_RSA_NAME, EKP_PROPS, ekp_rsa_signature_functions, "RSA signatures on the TPM"},
     {EKP_SIG_ECDSA_NAME, EKP_PROPS, ekp_ecdsa_signature_functions, "ECDSA on the TPM"},
+    {EKP_SIG_RSA_NAME, EKP_SOFT_PROPQ, ekp_rsa_verify_only_functions,
+     "edgekey: RSA verification of a TPM key in the default provider (verify only)"},
+    {EKP_SIG_ECDSA_NAME, EKP_SOFT_PROPQ, ekp_ecdsa_verify_only_functions,
+     "edgekey: ECDSA verification of a TPM key in the default provider (verify only)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -351,7 +374,7 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
             break;
         }
     }
-    if (!ekp_read_config(prov, in))
+    if (!ekp_check_order(prov, in) || !ekp_read_config(prov, in))
         goto err;
     /* A child context sees the providers the application loaded, so the
      * default provider's digests and public-key code are reachable. */
@@ -362,6 +385,7 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
     *provctx = prov;
     return 1;
 err:
+    OSSL_LIB_CTX_free(prov->libctx);
     OPENSSL_free(prov);
     return 0;
 }

@@ -91,3 +91,23 @@ const OSSL_DISPATCH ekp_ecdsa_signature_functions[] = {
     {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_settable_ctx_params},
     {0, NULL},
 };
+
+/* Verification only, registered under property "provider=default" (see
+ * ekp_signatures in provider.c): a TPM key object verified under an explicit
+ * provider=default query verifies in the default provider's code. */
+const OSSL_DISPATCH ekp_ecdsa_verify_only_functions[] = {
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ekp_ecdsa_newctx},
+    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))ekp_sig_freectx},
+    {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))ekp_sig_dupctx},
+    {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))ekp_ecdsa_verify_init},
+    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))ekp_sig_verify},
+    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))ekp_ecdsa_digest_verify_init},
+    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))ekp_sig_digest_update},
+    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))ekp_sig_digest_verify_final},
+    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))ekp_sig_digest_verify},
+    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))ekp_ecdsa_get_ctx_params},
+    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_gettable_ctx_params},
+    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))ekp_ecdsa_set_ctx_params},
+    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_settable_ctx_params},
+    {0, NULL},
+};

@@ -23,6 +23,7 @@
 #include <openssl/store.h>
 
 #include "ek_addr.h"
+#include "ek_log.h"
 #include "ek_store.h"
 #include "ek_token.h"
 #include "ekp.h"
@@ -296,6 +297,33 @@ static int ekp_store_close(void *loaderctx)
     return 1;
 }
 
+/* A reference file whose key is gone. OpenSSL's file store drops every
+ * error a decoder raises when no decoder yields a key (its ERR_pop_to_mark)
+ * and says only "unsupported", so the reason is also logged, once per
+ * thread and message: the RSA and the EC decoder both meet it. */
+static void ekp_key_gone(ekp_prov *prov, const char *shown, ek_rc rc)
+{
+    static _Thread_local char last[512];
+    int handle = strncmp(shown, "handle:", 7) == 0;
+    const char *core = rc == EK_OK ? "" : ek_last_error();
+    char why[400] = "", msg[1024];
+
+    if (*core)
+        snprintf(why, sizeof(why), " (%s)", core);
+    snprintf(msg, sizeof(msg),
+             "key reference file (EDGEKEY URI) names %s, which is no longer %s%s%s; the key "
+             "was deleted%s, or this program uses another %s; make a new key and write a new "
+             "reference file with `edgekey export-ref`",
+             shown, handle ? "in the TPM" : "in the edgekey store ", handle ? "" : ek_store_root(),
+             why, handle ? " (evicted) or the TPM was cleared" : " (edgekey delete)",
+             handle ? "TPM (EDGEKEY_TCTI)" : "store (EDGEKEY_STORE, store = in edgekey.conf)");
+    ekp_raise(prov, EKP_R_NOT_FOUND, "%s", msg);
+    if (strcmp(last, shown) != 0) {
+        snprintf(last, sizeof(last), "%s", shown);
+        ek_log(EK_LOG_ERR, "%s", msg);
+    }
+}
+
 /* For the EDGEKEY URI decoders: the one key the URI names, as ek_key_open
  * resolves it (no match and several matches are errors), with its auth. */
 int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
@@ -320,8 +348,7 @@ int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
     }
     if (s.addr.kind == EK_ADDR_PKCS11) {
         if (!ekp_store_find(&s)) {
-            ekp_raise(prov, EKP_R_NOT_FOUND,
-                      "no edgekey key matches %s; list keys with `edgekey list`", s.shown);
+            ekp_key_gone(prov, s.shown, EK_OK);
             goto end;
         }
         if (s.nobjs > 1) {
@@ -336,6 +363,10 @@ int ekp_store_open_key(ekp_prov *prov, const char *uri, ek_alg want,
         }
     }
     rc = o != NULL ? ek_store_load_key(o, &tpm) : ek_key_from_handle(s.addr.handle, &tpm);
+    if (rc == EK_ERR_NOT_FOUND && o == NULL) {
+        ekp_key_gone(prov, s.shown, rc);
+        goto end;
+    }
     if (rc != EK_OK) {
         ekp_raise_core(prov, rc, o != NULL ? s.shown : NULL);
         goto end;

@@ -375,3 +375,44 @@ ek_rc ek_kv_get(const char *text, const char *key, char *buf, size_t size)
     }
     return EK_ERR_NOT_FOUND;
 }
+
+/* The file the configuration is read from (EDGEKEY_CONF or the default). */
+static const char *conf_path(void)
+{
+    const char *env = getenv("EDGEKEY_CONF");
+    return env && *env ? env : EK_DEFAULT_CONF;
+}
+
+static bool file_sets(const char *key)
+{
+    ek_config c;
+    ek_config_defaults(&c);
+    ek_rc rc = ek_config_parse_file(conf_path(), &c);
+    ek_clear_error();
+    if (rc != EK_OK)
+        return false;
+    if (strcmp(key, "tcti") == 0)
+        return c.tcti[0] != '\0';
+    return strcmp(key, "store") == 0 && strcmp(c.store, EK_DEFAULT_STORE) != 0;
+}
+
+const char *ek_config_source(const char *key, char *buf, size_t size)
+{
+    bool over = false;
+    pthread_mutex_lock(&cfg_lock);
+    for (size_t i = 0; i < cfg_n_overrides; i++)
+        over = over || strcmp(cfg_overrides[i].key, key) == 0;
+    pthread_mutex_unlock(&cfg_lock);
+    const char *env = strcmp(key, "tcti") == 0    ? "EDGEKEY_TCTI"
+                      : strcmp(key, "store") == 0 ? "EDGEKEY_STORE"
+                                                  : NULL;
+    if (over)
+        snprintf(buf, size, "set by the program (--%s or a face's override)", key);
+    else if (env && getenv(env) && (*getenv(env) || strcmp(key, "tcti") == 0))
+        snprintf(buf, size, "environment %s", env);
+    else if (file_sets(key))
+        snprintf(buf, size, "file %s", conf_path());
+    else
+        snprintf(buf, size, "built-in default");
+    return buf;
+}

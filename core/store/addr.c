@@ -73,8 +73,7 @@ const ASN1_ITEM *EK_P11PROV_URI_it(void); /* ends the macro for clang-format */
 /* clang-format on */
 #define P11PROV_URI_IT ASN1_ITEM_rptr(EK_P11PROV_URI)
 
-/* Copy s for a message with any pin-value masked (and length-limited). */
-static const char *masked(const char *s, char *buf, size_t size)
+const char *ek_addr_masked(const char *s, char *buf, size_t size)
 {
     size_t n = 0;
     while (*s && n + 1 < size) {
@@ -222,7 +221,7 @@ ek_rc ek_addr_parse_pkcs11(const char *uri, ek_addr *out)
     if (!uri || !out)
         return ek_error(EK_ERR_INVALID, "pkcs11 URI: none given");
     memset(out, 0, sizeof(*out));
-    masked(uri, shown, sizeof(shown));
+    ek_addr_masked(uri, shown, sizeof(shown));
     if (strncasecmp(uri, "pkcs11:", 7) != 0)
         return ek_error(EK_ERR_INVALID, "'%s' is not a pkcs11: URI; %s", shown, EK_ADDR_FORMS);
     P11KitUri *u = p11_kit_uri_new();
@@ -580,11 +579,15 @@ static ek_rc open_from_store(const char *shown, const ek_addr *a, ek_key **out)
     ek_hex(a->id, a->id_len, idhex);
     if (hits == 0)
         rc = ek_error(EK_ERR_NOT_FOUND,
-                      "no edgekey key matches %s: searched %s%s%s in store %s for object '%s' "
-                      "id '%s'; list keys with `edgekey list`",
-                      shown, a->token[0] ? "token '" : "all tokens", a->token,
-                      a->token[0] ? "'" : "", ek_store_root(), a->object[0] ? a->object : "*",
-                      a->id_len ? idhex : "*");
+                      "no edgekey key matches %s%s: searched %s%s%s in store %s for object '%s' "
+                      "id '%s'; list keys with `edgekey list`; a key that was deleted (edgekey "
+                      "delete) is gone from the TPM and the store: make a new one%s",
+                      shown, a->kind == EK_ADDR_URI_FILE ? " (a key reference file)" : "",
+                      a->token[0] ? "token '" : "all tokens", a->token, a->token[0] ? "'" : "",
+                      ek_store_root(), a->object[0] ? a->object : "*", a->id_len ? idhex : "*",
+                      a->kind == EK_ADDR_URI_FILE
+                          ? " and write a new reference file with `edgekey export-ref`"
+                          : "");
     else if (hits > 1)
         rc = ek_error(EK_ERR_INVALID, "ambiguous: %zu keys match %s; add id= or object=", hits,
                       shown);
@@ -622,7 +625,7 @@ ek_rc ek_key_open(const char *address, ek_key **out)
     ek_rc rc = ek_addr_parse(address, &a);
     if (rc != EK_OK)
         return rc;
-    masked(address, shown, sizeof(shown));
+    ek_addr_masked(address, shown, sizeof(shown));
     switch (a.kind) {
     case EK_ADDR_HANDLE:
         rc = ek_key_from_handle(a.handle, out);

@@ -19,6 +19,7 @@
 
 #include <tss2/tss2_esys.h>
 
+#include "ek_attest.h"
 #include "ek_key.h"
 #include "ek_keyfile.h"
 #include "ek_tpm.h"
@@ -58,9 +59,25 @@ bool ek_tpm_exclusive(void);          /* lock held: no resource manager in betwe
  * constructor): talk = flush its TPM objects first. At most 4. */
 typedef void (*ek_tpm_drop_fn)(bool talk);
 void ek_tpm_on_drop(ek_tpm_drop_fn fn);
+/* ---- tcti.c: TCTI strings (the one place that reads them), pure ---- */
 /* The TCTI a configuration string reaches: "pcap:X" (tpm2-tss's capture
- * wrapper) reaches X. The one place that reads TCTI strings is tpm.c. */
+ * wrapper) reaches X. */
 const char *ek_tcti_target(const char *conf);
+/* No resource manager in between (swtpm, mssim, /dev/tpm0). */
+bool ek_tcti_exclusive(const char *conf);
+/* tpm2-abrmd's TCTI (GLib D-Bus: not fork-safe). */
+bool ek_tcti_gdbus(const char *conf);
+/* The string to give the loader for a configured one (out = cfg), or for
+ * an empty one: device:/dev/tpmrm0, else device:/dev/tpm0, else "" when a
+ * libtss2-tcti-default.so is installed; otherwise EK_ERR_CONNECT saying
+ * what was tried and how to set the TCTI. */
+ek_rc ek_tcti_choose(const char *cfg, char *out, size_t size);
+bool ek_tcti_default_installed(void);
+/* EK_ERR_CONNECT for a failed TCTI/ESYS initialisation (step) of conf: a
+ * TCTI name that is not installed gets the installed names listed. */
+ek_rc ek_tcti_load_error(TSS2_RC rc, const char *conf, const char *step);
+/* Its TCTI library's name: "swtpm:host=..." -> "swtpm" ("" for the default). */
+void ek_tcti_name(const char *conf, char *out, size_t size);
 /* The connection's ESYS context (lock held, connected). */
 ESYS_CONTEXT *ek_tpm_ctx(void);
 /* Drop everything (no flushes) and connect again, keeping the lock: for a
@@ -69,6 +86,9 @@ ek_rc ek_tpm_recover_locked(void);
 bool ek_tpm_stale(void);              /* lock held: our objects vanished */
 void ek_tpm_mark_broken(void);        /* lock held: reconnect next time */
 void ek_tpm_mark_stale(void);         /* lock held: objects gone, reconnect */
+/* The rc of the last failed connect (lock held); *tcti_step: it was the
+ * TCTI loader's step (else Esys_Initialize). 0 if none failed. */
+TSS2_RC ek_tpm_connect_error(bool *tcti_step);
 /* ---- tpmrc.c: TSS2_RC codes, pure ---- */
 /* True for TCTI-layer and I/O failures (the connection is gone). */
 bool ek_tpm_rc_is_io(TSS2_RC rc);
@@ -173,6 +193,18 @@ ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl
                     const char *what, TSS2_RC *tpm_rc);
 /* ek_key_generate without the policy check (the PSS probe's throwaway key). */
 ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out);
+
+/* ---- ek.c (lock held unless said) ---- */
+/* PolicyA/PolicyC with SHA-384: the PolicyOR branches of the H-3 EK. */
+extern const unsigned char ek_policy_a_sha384[48], ek_policy_c_sha384[48];
+/* The TCG EK Credential Profile template of that kind (L-1, L-2, H-3). */
+void ek_ek_template(ek_ek_kind kind, TPM2B_PUBLIC *t);
+/* TPM2_CreatePrimary of the EK (pinned in the slots); *pub may be NULL,
+ * else the caller Esys_Free()s it. ek_ek_flush unpins and flushes. */
+ek_rc ek_ek_primary(ek_ek_kind kind, ESYS_TR *ek, TPM2B_PUBLIC **pub);
+void ek_ek_flush(ESYS_TR *ek);
+/* A TPM2B_PUBLIC marshalled into a malloc'ed buffer (no lock needed). */
+ek_rc ek_marshal_public(const TPM2B_PUBLIC *pub, unsigned char **out, size_t *len);
 
 /* ---- sign.c ---- */
 void ek_pss_set(ek_pss_salt s);

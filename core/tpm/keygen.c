@@ -67,6 +67,21 @@ ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl
     return ek_tpm_rc(rc, what);
 }
 
+/* A TPM without an algorithm or size answers TPM2_Create with whatever
+ * parameter check trips first (swtpm: TPM_RC_VALUE for RSA-4096), which
+ * reads like a bug of ours. TPM2_TestParms says plainly whether the TPM
+ * takes these parameters; asked only after a failure, so a good key costs
+ * no extra command. Lock held. */
+static bool params_supported(const TPM2B_PUBLIC *tmpl)
+{
+    TPMT_PUBLIC_PARMS p = {.type = tmpl->publicArea.type};
+    p.parameters = tmpl->publicArea.parameters;
+    TSS2_RC rc = Esys_TestParms(ek_tpm_ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p);
+    if (ek_tpm_rc_is_io(rc))
+        ek_tpm_mark_broken();
+    return rc == TSS2_RC_SUCCESS || ek_tpm_rc_is_io(rc);
+}
+
 static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
                     TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent)
 {
@@ -79,10 +94,13 @@ static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
     if (r != EK_OK)
         return r;
     r = ek_tpm_create(sens, &tmpl, priv, pub, parent, what, NULL);
+    if (r == EK_ERR_TPM && !params_supported(&tmpl))
+        r = EK_ERR_UNSUPPORTED;
     ek_tpm_unlock();
     if (r == EK_ERR_UNSUPPORTED)
-        r = ek_error(r, "%s: this TPM does not support %s keys; choose another algorithm "
-                     "(see `edgekey info`)", what, ek_alg_name(spec->alg, spec->bits, spec->curve));
+        r = ek_error(r, "%s: %s keys are unsupported by this TPM (TPM2_TestParms refuses "
+                     "them); choose another algorithm (`edgekey info` lists the TPM's)",
+                     what, ek_alg_name(spec->alg, spec->bits, spec->curve));
     return r;
 }
 

@@ -3,7 +3,8 @@
  * One TCTI and one ESYS context per process, made by the first ek_tpm_lock()
  * and guarded by one mutex, which also guards every key's load state.
  * Connecting sends no command. The TCTI comes from tpm2-tss's TCTI loader
- * (every stock TCTI: device, tabrmd, swtpm, mssim, pcap ...).
+ * (every stock TCTI: device, tabrmd, swtpm, mssim, pcap ...); tcti.c picks
+ * it for an empty configuration and explains a failed load.
  *
  * Fork: the child never uses the parent's connection. It forgets the
  * inherited TCTI and ESYS context without finalizing them (finalizing could
@@ -106,43 +107,9 @@ const char *ek_tpm_tcti(void)
     return ek_tcti_conf;
 }
 
-/* TCTI configuration strings are read here and nowhere else. */
-const char *ek_tcti_target(const char *conf)
-{
-    return strncmp(conf, "pcap:", 5) == 0 ? conf + 5 : conf; /* wraps another TCTI */
-}
-
-/* Anything but a resource manager (tabrmd, /dev/tpmrm0) is exclusive. */
-static bool tcti_exclusive(const char *conf)
-{
-    conf = ek_tcti_target(conf);
-    if (strncmp(conf, "tabrmd", 6) == 0 || strstr(conf, "tcti-tabrmd"))
-        return false;
-    if (strncmp(conf, "device", 6) == 0 || strstr(conf, "tcti-device"))
-        return strstr(conf, "tpmrm") == NULL;
-    return true;
-}
-
-static bool tcti_gdbus(const char *conf)
-{
-    conf = ek_tcti_target(conf);
-    return strncmp(conf, "tabrmd", 6) == 0 || strstr(conf, "tcti-tabrmd") != NULL;
-}
-
-/* An empty configuration: the kernel resource manager when it is usable
- * (fork-safe, shared), else the loader's own default order. We resolve it
- * ourselves so that the loader never tries tabrmd first on a machine that
- * has /dev/tpmrm0 (that would start GLib's D-Bus thread: see above). */
-static void resolve_conf(const char *cfg)
-{
-    if (!*cfg && access("/dev/tpmrm0", R_OK | W_OK) == 0)
-        cfg = "device:/dev/tpmrm0";
-    (void)snprintf(ek_tcti_conf, sizeof(ek_tcti_conf), "%s", cfg); /* cfg fits: same size */
-}
-
 static const char *tcti_label(void)
 {
-    return ek_tcti_conf[0] ? ek_tcti_conf : "(loader default: tabrmd, /dev/tpmrm0, /dev/tpm0, ...)";
+    return ek_tcti_conf[0] ? ek_tcti_conf : "(tpm2-tss default)";
 }
 
 /* The files above the connection keep state tied to it (slots.c: loaded
@@ -217,13 +184,21 @@ static void install_fork_handlers(void)
         ek_log(EK_LOG_WARN, "no exit handler: an exclusive TPM keeps our objects after exit");
 }
 
+/* The last failed connect, for ek_tpm_health (doctor): which step, what rc. */
+static TSS2_RC conn_fail_rc;
+static bool conn_fail_tcti;
+
+TSS2_RC ek_tpm_connect_error(bool *tcti_step)
+{
+    *tcti_step = conn_fail_tcti;
+    return conn_fail_rc;
+}
+
 static ek_rc connect_fail(TSS2_RC rc, const char *step)
 {
-    ek_rc r = ek_error(EK_ERR_CONNECT,
-                       "cannot reach the TPM through TCTI \"%s\" (%s: %s); check that the TPM "
-                       "is there (swtpm or tpm2-abrmd running, /dev/tpmrm0 accessible) or set "
-                       "EDGEKEY_TCTI or tcti= in the edgekey configuration",
-                       tcti_label(), step, Tss2_RC_Decode(rc));
+    conn_fail_rc = rc;
+    conn_fail_tcti = strcmp(step, "TCTI initialisation") == 0;
+    ek_rc r = ek_tcti_load_error(rc, ek_tcti_conf, step);
     if (conn.esys)
         Esys_Finalize(&conn.esys);
     if (conn.tcti)
@@ -263,8 +238,12 @@ static ek_rc do_connect(void)
     if (!cfg)
         return ek_error(EK_ERR_INVALID, "%s", ek_last_error());
     quiet_tss2_log();
-    resolve_conf(cfg->tcti);
-    bool gdbus = tcti_gdbus(ek_tcti_conf) || !ek_tcti_conf[0];
+    ek_rc chosen = ek_tcti_choose(cfg->tcti, ek_tcti_conf, sizeof(ek_tcti_conf));
+    if (chosen != EK_OK) {
+        conn_fail_rc = TSS2_RC_SUCCESS; /* refused before the loader: the message says why */
+        return chosen;
+    }
+    bool gdbus = ek_tcti_gdbus(ek_tcti_conf) || !ek_tcti_conf[0];
     if (gdbus && gdbus_pid && gdbus_pid != getpid())
         return refuse_gdbus_child();
     TSS2_RC rc = Tss2_TctiLdr_Initialize(ek_tcti_conf[0] ? ek_tcti_conf : NULL, &conn.tcti);
@@ -284,9 +263,9 @@ static ek_rc do_connect(void)
                         Tss2_RC_Decode(rc));
     }
     conn.pid = getpid();
+    conn_fail_rc = TSS2_RC_SUCCESS;
     conn.broken = conn.stale = false;
-    conn.exclusive = tcti_exclusive(ek_tcti_conf) &&
-                     (ek_tcti_conf[0] || access("/dev/tpmrm0", R_OK | W_OK) != 0);
+    conn.exclusive = !ek_tcti_conf[0] || ek_tcti_exclusive(ek_tcti_conf); /* default: unknown */
     conn.gdbus = gdbus;
     atomic_fetch_add(&ek_gen, 1);
     ek_log(EK_LOG_DEBUG, "connected to the TPM via \"%s\" (%s)", tcti_label(),

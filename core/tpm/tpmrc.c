@@ -2,6 +2,8 @@
  *
  * Pure: no connection state. tpm.c's ek_tpm_rc() adds what the connection
  * must learn from a code (broken: reconnect; stale: objects gone). */
+#include <string.h>
+
 #include <tss2/tss2_rc.h>
 
 #include "ek_tpm_int.h"
@@ -80,6 +82,30 @@ static ek_rc map_tpm(TSS2_RC rc, const char *what, const char *dec)
     }
 }
 
+/* TPM_RC_FAILURE: a chip in failure mode, or, far more often, a swtpm that
+ * was never initialised: without --flags not-need-init it answers every
+ * command with 0x101 until CMD_INIT arrives on its control channel, which
+ * its TCTI never sends (tpm2_startup cannot help either). A TPM that is
+ * initialised but not started answers TPM_RC_INITIALIZE, and tpm.c sends
+ * TPM2_Startup(CLEAR) then, as a chip's firmware would. */
+static ek_rc not_started(const char *what, const char *dec, const char *tcti)
+{
+    if (tcti && strncmp(ek_tcti_target(tcti), "swtpm", 5) == 0)
+        return ek_error(EK_ERR_TPM,
+                        "%s: the TPM was not started (%s): this swtpm was not initialised; "
+                        "start it with `swtpm socket --tpm2 ... --flags "
+                        "not-need-init,startup-clear`, or initialise the running one with "
+                        "`swtpm_ioctl -i --tcp 127.0.0.1:CTRL_PORT` (the port after "
+                        "--ctrl); `edgekey doctor` checks the set-up",
+                        what, dec);
+    return ek_error(EK_ERR_TPM,
+                    "%s: the TPM was not started or is in failure mode (%s); a simulator needs "
+                    "its power-on/init (swtpm: --flags not-need-init,startup-clear) and "
+                    "`tpm2_startup -c`; a chip in failure mode needs a reboot (check "
+                    "`tpm2_gettestresult`); `edgekey doctor` checks the set-up",
+                    what, dec);
+}
+
 bool ek_tpm_rc_is_stale(TSS2_RC rc)
 {
     TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
@@ -106,6 +132,8 @@ ek_rc ek_tss2_rc_error(TSS2_RC rc, const char *what, const char *tcti)
                         "in the TPM (%s): the TPM was restarted or another program flushed it; "
                         "the next operation reconnects", what, dec);
     }
+    if (layer == TSS2_TPM_RC_LAYER && tpm_base(rc) == TPM2_RC_FAILURE)
+        return not_started(what, dec, tcti);
     if (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER)
         return map_tpm(rc, what, dec);
     if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_MEMORY)

@@ -71,6 +71,7 @@ static int set_key(edge_config *c, const char *path, int line, const char *k, co
         {"subject_o", &c->subject_o},
         {"telemetry", &c->telemetry}, {"log", &c->log}, {"log_level", &c->log_level},
         {"queue_ack", &c->queue_ack}, {"queue_sync", &c->queue_sync},
+        {"attestation", &c->attestation},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strcmp(k, strs[i].name) == 0) {
@@ -131,7 +132,7 @@ static int defaults(edge_config *c)
     struct { char **slot; const char *v; } d[] = {
         {&c->key_type, "rsa2048"}, {&c->token, "edge"}, {&c->label, "device"},
         {&c->edgekey_cli, "edgekey"}, {&c->mqtt_host, "localhost"},
-        {&c->pkcs11_module, EDGE_DEFAULT_PKCS11_MODULE},
+        {&c->pkcs11_module, EDGE_DEFAULT_PKCS11_MODULE}, {&c->attestation, "auto"},
     };
     for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
         if (*d[i].slot == NULL && (*d[i].slot = strdup(d[i].v)) == NULL)
@@ -166,6 +167,11 @@ static int check_required(const edge_config *c, const char *path)
                     r[i].name, r[i].name);
             return -1;
         }
+    }
+    if (strcmp(c->attestation, "auto") != 0 && strcmp(c->attestation, "off") != 0) {
+        fprintf(stderr, "edge-client: %s: attestation '%s' refused: use auto or off\n", path,
+                c->attestation);
+        return -1;
     }
     if (strcmp(c->key_type, "rsa2048") != 0 && strcmp(c->key_type, "ec-p256") != 0) {
         fprintf(stderr, "edge-client: %s: key_type '%s' refused: the hub accepts rsa2048 or "
@@ -226,6 +232,7 @@ void edge_config_free(edge_config *c)
     free(c->product_secret);
     free(c->device_key);
     free(c->key_type);
+    free(c->attestation);
     free(c->data_dir);
     free(c->token);
     free(c->label);

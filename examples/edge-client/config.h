@@ -3,7 +3,7 @@
  * "key = value" lines, '#' comments. Keys: hub_url, mqtt_host, mqtt_port,
  * ca_file, crl_file, product_key, product_secret, device_key (the SN),
  * key_type (rsa2048 | ec-p256), data_dir, token, label, edgekey_cli,
- * interval_ms (0: as fast as the source), valid_days; the session keys
+ * interval_ms (0: as fast as the source), valid_days, attestation; the session keys
  * telemetry, log, log_level, queue_ack, queue_sync, reconnect_min_ms,
  * reconnect_max_ms, reconnect_refusals, reply_timeout_ms, max_inflight, queue_max,
  * renew_fraction (docs/edge-client.md). The caller owns the struct; edge_config_free
@@ -27,6 +27,7 @@ typedef struct {
     char *edgekey_cli;    /* the edgekey CLI for delete (default "edgekey" on PATH) */
     int interval_ms;      /* telemetry period (default 200) */
     int valid_days;       /* asked certificate validity (default 365) */
+    char *attestation;    /* auto (default: attest when the TPM has an EK certificate) | off */
     /* trust side (secret.c, clock.c, trust.c) */
     char *pkcs11_module;  /* PKCS#11 module holding the sealed deviceSecret */
     char *pkcs11_pin;     /* user PIN if the token wants a login (edgekey's: none) */

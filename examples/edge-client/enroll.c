@@ -1,5 +1,6 @@
 /* edge-client: activation, key, CSR and apply (see enroll.h). */
 #include "enroll.h"
+#include "attest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,8 +82,8 @@ static edge_http http_of(const edge_config *c)
     return h;
 }
 
-static json_t *signed_call(const edge_config *c, const char *path, json_t *body,
-                           const char *secret, const char *what)
+json_t *edge_signed_call(const edge_config *c, const char *path, json_t *body,
+                         const char *secret, const char *what)
 {
     char ts[32], sig[65];
     edge_http h = http_of(c);
@@ -113,7 +114,7 @@ char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh, int *
         return NULL;
     mkdir(c->data_dir, 0700);
     body = json_object();
-    r = signed_call(c, "/api/v1/device/activate", body, c->product_secret, "activation");
+    r = edge_signed_call(c, "/api/v1/device/activate", body, c->product_secret, "activation");
     json_decref(body);
     if (r == NULL)
         return NULL;
@@ -192,7 +193,12 @@ int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key,
     if ((csr = edge_make_csr(c, key)) == NULL)
         return -1;
     body = json_pack("{s:s, s:i}", "csr", csr, "validDay", c->valid_days);
-    r = signed_call(c, "/api/v1/device/cert/apply", body, secret, "certificate apply");
+    if (strcmp(c->attestation, "auto") == 0 && edge_attest(c, p->key_uri, secret, body) < 0) {
+        json_decref(body);
+        free(csr);
+        return -1;
+    }
+    r = edge_signed_call(c, "/api/v1/device/cert/apply", body, secret, "certificate apply");
     json_decref(body);
     free(csr);
     cert = json_string_value(json_object_get(r, "cert"));

@@ -30,12 +30,46 @@
 #include "tpmkey.h"
 #include "trust.h"
 
+#ifndef EDGE_VERSION
+#define EDGE_VERSION "unknown"
+#endif
+
+static const char usage_text[] =
+    "usage: edge-client --config FILE run [--once] [--count N] [--commands N]\n"
+    "         --once: one session (no reconnect loop)\n"
+    "         --count N: take N readings (default 10; 0: until the source ends)\n"
+    "         --commands N: stop after answering N commands\n"
+    "       edge-client --config FILE reset\n"
+    "       edge-client --help | --version\n"
+    "exit codes: see docs/edge-client.md (2: usage or configuration)\n";
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: edge-client --config FILE run [--once] [--count N] [--commands N]\n"
-                    "         --count N: take N readings (default 10; 0: until the source ends)\n"
-                    "       edge-client --config FILE reset\n");
+    fputs(usage_text, stderr);
     return 2;
+}
+
+/* "edge-client: WHAT ARG" and the usage; exit 2. */
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "edge-client: %s%s\n", what, arg ? arg : "");
+    return usage();
+}
+
+/* --help / --version anywhere, before a configuration is needed. */
+static int early_option(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("edge-client %s\n", EDGE_VERSION);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 static const char *alg_name(const char *type)
@@ -113,7 +147,7 @@ static int cmd_run(edge_config *c, int argc, char **argv)
         else if (strcmp(argv[i], "--commands") == 0 && i + 1 < argc)
             o.max_commands = atoi(argv[++i]);
         else
-            return usage();
+            return usage_error("run: unknown option or missing value: ", argv[i]);
     }
     edge_paths_init(c, &p);
     if (edge_providers_load() != 0)
@@ -273,8 +307,18 @@ int main(int argc, char **argv)
     edge_config c;
     int rc;
 
-    if (argc < 4 || strcmp(argv[1], "--config") != 0)
-        return usage();
+    if ((rc = early_option(argc, argv)) >= 0)
+        return rc;
+    if (argc < 2 || strcmp(argv[1], "--config") != 0)
+        return usage_error(argc < 2 ? "no arguments"
+                                    : "the first option must be --config FILE, not ",
+                           argc < 2 ? NULL : argv[1]);
+    if (argc < 4)
+        return usage_error("--config FILE and a command (run or reset) needed", NULL);
+    if (strcmp(argv[3], "run") != 0 && strcmp(argv[3], "reset") != 0)
+        return usage_error("unknown command ", argv[3]);
+    if (strcmp(argv[3], "reset") == 0 && argc > 4)
+        return usage_error("reset takes no options: ", argv[4]);
     if (edge_config_load(argv[2], &c) != 0)
         return 2;
     /* the key label in use (renewals move it on), before anything uses it */
@@ -286,10 +330,8 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(argv[3], "run") == 0)
         rc = cmd_run(&c, argc - 4, argv + 4);
-    else if (strcmp(argv[3], "reset") == 0 && argc == 4)
-        rc = cmd_reset(&c);
     else
-        rc = usage();
+        rc = cmd_reset(&c);
     curl_global_cleanup();
     edge_config_free(&c);
     edge_log_close();

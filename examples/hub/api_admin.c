@@ -32,14 +32,22 @@ static void product_add(api_req *r)
     json_t *vd = json_object_get(b, "validityDays"), *dyn = json_object_get(b, "dynamicActivation");
     hub_product p;
     const char *ecode = NULL;
-    int st = hub_op_product_add(r->ctx, json_string_value(json_object_get(b, "productKey")),
+    int mode = 0;
+    /* attestation: required|optional|off (docs/attestation.md), checked first */
+    int st = hub_op_attest_mode(r->ctx, json_string_value(json_object_get(b, "attestation")),
+                                &mode, &ecode);
+    if (!st)
+        st = hub_op_product_add(r->ctx, json_string_value(json_object_get(b, "productKey")),
                                 key_types_of(json_object_get(b, "keyTypes")),
                                 vd ? (int)json_integer_value(vd) : 365,
                                 dyn ? json_is_true(dyn) : true, &p, &ecode);
+    if (!st)
+        st = hub_op_product_attestation(r->ctx, p.pk, mode, &ecode);
     json_t *data =
         st ? NULL
-           : json_pack("{s:s, s:s, s:i, s:b}", "productKey", p.pk, "productSecret", p.secret,
-                       "validityDays", p.validity_days, "dynamicActivation", p.dynamic_activation);
+           : json_pack("{s:s, s:s, s:i, s:b, s:s}", "productKey", p.pk, "productSecret", p.secret,
+                       "validityDays", p.validity_days, "dynamicActivation", p.dynamic_activation,
+                       "attestation", hub_attest_mode_name(mode));
     api_reply_op(r, st, data, ecode);
 }
 

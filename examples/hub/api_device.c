@@ -19,6 +19,14 @@ static void apply(api_req *r)
     api_reply_op(r, st, data, ecode);
 }
 
+static void attest_start(api_req *r)
+{
+    json_t *data = NULL;
+    const char *ecode = NULL;
+    int st = hub_op_attest_start(r->ctx, r->body, &data, &ecode);
+    api_reply_op(r, st, data, ecode);
+}
+
 static void renew(api_req *r)
 {
     json_t *data = NULL;
@@ -99,6 +107,7 @@ static void crl_pem(api_req *r)
 const api_route hub_device_routes[] = {
     {"POST", "/api/v1/device/activate", activate, 1},
     {"POST", "/api/v1/device/cert/apply", apply, 1},
+    {"POST", "/api/v1/device/attest/start", attest_start, 1},
     {"POST", "/api/v1/device/cert/renew", renew, 1},
     {"POST", "/api/v1/device/cert/revoke", revoke_self, 1},
     {"GET", "/api/v1/device/cert/list", list_self, 0},

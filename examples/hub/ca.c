@@ -27,6 +27,23 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     return ok ? 0 : hub_fail("cannot add extension %s", OBJ_nid2sn(nid));
 }
 
+/* certificatePolicies from OIDs (X509V3_EXT_conf_nid wants a config
+ * database for this extension; the structure is built instead). */
+static int add_policies(X509 *x, const char *const *oids, int n)
+{
+    CERTIFICATEPOLICIES *pol = sk_POLICYINFO_new_null();
+    int ok = pol != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        POLICYINFO *pi = POLICYINFO_new();
+        ok = pi && (pi->policyid = OBJ_txt2obj(oids[i], 1)) && sk_POLICYINFO_push(pol, pi);
+        if (!ok)
+            POLICYINFO_free(pi);
+    }
+    ok = ok && X509_add1_ext_i2d(x, NID_certificate_policies, pol, 0, X509V3_ADD_DEFAULT) == 1;
+    sk_POLICYINFO_pop_free(pol, POLICYINFO_free);
+    return ok ? 0 : hub_fail("cannot add the certificate policies extension");
+}
+
 static X509_NAME *make_name(const char *cn)
 {
     X509_NAME *n = X509_NAME_new();
@@ -241,9 +258,15 @@ static int leaf_exts(X509 *x, X509 *issuer, const hub_issue *req, const char *cr
                add_ext(x, issuer, NID_subject_alt_name, san) ||
                add_ext(x, issuer, NID_crl_distribution_points, dp);
     }
+    /* TCG certificate policies (TPM 2.0 Keys for Device Identity and
+     * Attestation): tcg-cap-verifiedTPMResidency, tcg-cap-verifiedTPMFixed;
+     * the hub checked by attestation that the key is in a TPM and fixed to
+     * it (docs/attestation.md). */
+    static const char *const policies[] = {HUB_POLICY_TPM_RESIDENT, HUB_POLICY_TPM_FIXED};
     return add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") ||
            add_ext(x, issuer, NID_ext_key_usage, "clientAuth") ||
-           add_ext(x, issuer, NID_crl_distribution_points, dp);
+           add_ext(x, issuer, NID_crl_distribution_points, dp) ||
+           (req->attested && add_policies(x, policies, 2));
 }
 
 int hub_ca_issue(hub_ca *ca, hub_registry *reg, EVP_PKEY *pub, const hub_issue *req, hub_cert *out)

@@ -17,12 +17,17 @@
 
 typedef struct hub_ca hub_ca;
 
+/* Certificate policies of an attested key (TCG OIDs). */
+#define HUB_POLICY_TPM_RESIDENT "2.23.133.11.1.1" /* tcg-cap-verifiedTPMResidency */
+#define HUB_POLICY_TPM_FIXED "2.23.133.11.1.2"    /* tcg-cap-verifiedTPMFixed */
+
 typedef struct hub_issue {
     int kind;         /* hub_cert_kind */
     const char *cn;   /* subject CN (device key, host name, service id) */
     const char *pk;   /* product key (devices) */
     int days;         /* validity */
     const char *sans; /* comma list for hub certs: DNS names / IPs */
+    bool attested;    /* key attested in a TPM: the TCG certificate policies */
 } hub_issue;
 
 /* init: make root (software key) and issuing CA (key at ca_key_address,

@@ -4,6 +4,7 @@
 #define HUB_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <jansson.h>
 
 typedef struct cli_opts {
@@ -19,6 +20,19 @@ int cli_cert(const cli_opts *o, int argc, char **argv);
 int cli_revoke(const cli_opts *o, int argc, char **argv);
 int cli_crl(const cli_opts *o, int argc, char **argv);
 int cli_send(const cli_opts *o, int argc, char **argv);
+int cli_doctor(const cli_opts *o, int argc, char **argv);
+
+/* cli_args.c: check argv (argv[0] = the command) against the command's
+ * grammar. Returns -1 when the command should run (o->json / o->conf
+ * updated from options after the command), 0 after printing its --help,
+ * 2 after a usage error (message + usage on stderr). */
+int cli_check_args(cli_opts *o, int argc, char **argv);
+bool cli_known_command(const char *cmd);
+/* All commands' usage to f. */
+void cli_usage(FILE *f);
+/* "edgekey-hub: CMD: WHAT ARG" + usage on stderr (JSON too under --json);
+ * returns 2. cmd and arg may be NULL. */
+int cli_usage_error(const cli_opts *o, const char *cmd, const char *what, const char *arg);
 
 /* Print a result: JSON (--json) or the human text. Steals j. */
 void cli_print(const cli_opts *o, json_t *j, const char *human);

@@ -63,6 +63,7 @@ int cli_product(const cli_opts *o, int argc, char **argv)
     if (strcmp(argv[0], "list") == 0) {
         text t;
         text_open(&t);
+        fprintf(t.f, "%-20s %s\n", "PRODUCT-KEY", "KEY-TYPES, VALIDITY, ACTIVATION");
         json_t *arr = json_array();
         void *pair[2] = {arr, &t};
         reg_product_list(ctx.reg, list_product, pair);
@@ -78,15 +79,20 @@ int cli_product(const cli_opts *o, int argc, char **argv)
     if (!kts || strstr(kts, "ec"))
         kt |= HUB_KT_EC;
     const char *vd = cli_opt(argc, argv, "--validity-days");
+    int mode = 0;
+    if (hub_op_attest_mode(&ctx, cli_opt(argc, argv, "--attestation"), &mode, &ecode) != 0)
+        return op_fail(o, &ctx, ecode);
     hub_product p;
     if (hub_op_product_add(&ctx, cli_opt(argc, argv, "--product-key"), kt, vd ? atoi(vd) : 365,
-                           !cli_flag(argc, argv, "--no-dynamic"), &p, &ecode) != 0)
+                           !cli_flag(argc, argv, "--no-dynamic"), &p, &ecode) != 0 ||
+        hub_op_product_attestation(&ctx, p.pk, mode, &ecode) != 0)
         return op_fail(o, &ctx, ecode);
     char human[256];
-    snprintf(human, sizeof(human), "productKey    %s\nproductSecret %s\n", p.pk, p.secret);
+    snprintf(human, sizeof(human), "productKey    %s\nproductSecret %s\nattestation   %s\n",
+             p.pk, p.secret, hub_attest_mode_name(mode));
     cli_print(o,
-              json_pack("{s:s, s:s, s:i}", "productKey", p.pk, "productSecret", p.secret,
-                        "validityDays", p.validity_days),
+              json_pack("{s:s, s:s, s:i, s:s}", "productKey", p.pk, "productSecret", p.secret,
+                        "validityDays", p.validity_days, "attestation", hub_attest_mode_name(mode)),
               human);
     hub_ctx_close(&ctx);
     return 0;
@@ -113,7 +119,7 @@ int cli_device(const cli_opts *o, int argc, char **argv)
     hub_ctx ctx;
     const char *ecode = NULL;
     if (argc < 1)
-        return cli_error(o, "usage", "device add|list|show|reset");
+        return cli_error(o, "usage", "device add|list|show|reset|ek-reset");
     if (open_ctx(o, false, &ctx))
         return 1;
     const char *pk = cli_opt(argc, argv, "--product-key");
@@ -140,6 +146,13 @@ int cli_device(const cli_opts *o, int argc, char **argv)
                  "registered: it may activate again\n", dk, n);
         cli_print(o, json_pack("{s:s, s:s, s:i}", "deviceKey", dk, "state", "registered", "revoked", n),
                   human);
+    } else if (strcmp(argv[0], "ek-reset") == 0) {
+        if (hub_op_device_ek_reset(&ctx, dk, &ecode) != 0)
+            return op_fail(o, &ctx, ecode);
+        char human[256];
+        snprintf(human, sizeof(human),
+                 "device %s: EK binding removed; its next attested enrollment binds a TPM\n", dk);
+        cli_print(o, json_pack("{s:s, s:s}", "deviceKey", dk, "ekHash", ""), human);
     } else if (strcmp(argv[0], "show") == 0) {
         hub_device d;
         if (!dk || reg_device_get(ctx.reg, dk, &d) != 0) {
@@ -147,6 +160,11 @@ int cli_device(const cli_opts *o, int argc, char **argv)
             return op_fail(o, &ctx, "device_not_registered");
         }
         json_t *j = hub_json_device(&d), *pts = json_object();
+        char ek[65] = "";
+        bool attested = false;
+        reg_device_ek_get(ctx.reg, dk, ek, &attested);
+        json_object_set_new(j, "ekHash", json_string(ek));
+        json_object_set_new(j, "attested", json_string(attested ? "yes" : "no"));
         reg_telemetry_get(ctx.reg, dk, add_point, pts);
         json_object_set_new(j, "measurepoints", pts);
         char *txt = json_dumps(j, JSON_INDENT(2));
@@ -157,6 +175,7 @@ int cli_device(const cli_opts *o, int argc, char **argv)
     } else {
         text t;
         text_open(&t);
+        fprintf(t.f, "%-24s %-20s %-10s %s\n", "DEVICE-KEY", "PRODUCT-KEY", "STATE", "ASSET-ID");
         json_t *arr = json_array();
         void *pair[2] = {arr, &t};
         reg_device_list(ctx.reg, pk, list_device, pair);
@@ -184,6 +203,7 @@ int cli_cert(const cli_opts *o, int argc, char **argv)
         return 1;
     text t;
     text_open(&t);
+    fprintf(t.f, "%-34s %-24s %-10s %s\n", "SERIAL", "DEVICE-KEY", "STATE", "REASON");
     json_t *arr = json_array();
     void *pair[2] = {arr, &t};
     reg_cert_list(ctx.reg, cli_opt(argc, argv, "--device-key"), false, list_cert, pair);

@@ -1,29 +1,17 @@
 /* edgekey-hub: the example IoT hub (registry, CA, HTTPS API, MQTT service).
  *
  *   edgekey-hub [--config FILE] [--json] COMMAND ...
- * See `edgekey-hub help` and docs/hub-api.md. */
+ * See `edgekey-hub --help`, docs/hub-cli.md and docs/hub-api.md. The
+ * grammar of each command is in cli_args.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "hub_util.h"
 
-static const char usage[] =
-    "usage: edgekey-hub [--config FILE] [--json] COMMAND [ARGS]\n"
-    "  init [--ca-key tpm|file] [--hub-key tpm|file]   CA, hub key + certificate, broker config\n"
-    "  serve                                          HTTPS API + MQTT service\n"
-    "  product add [--product-key PK] [--key-types rsa,ec] [--validity-days N] [--no-dynamic]\n"
-    "  product list\n"
-    "  device add --product-key PK --device-key SN\n"
-    "  device list [--product-key PK]\n"
-    "  device show --device-key SN                    state and last telemetry\n"
-    "  device reset --device-key SN                   revoke its certificates; it may activate again\n"
-    "  cert list [--device-key SN]\n"
-    "  revoke --cert-sn HEX [--reason N]              RFC 5280 reason code (default 0)\n"
-    "  revoke --hub-cert [--reason N]                 the hub's own TLS certificate (broker + API)\n"
-    "  crl                                            reissue the CRL now\n"
-    "  send --product-key PK --device-key SN --service ID [--params JSON] [--timeout-ms N]\n"
-    "config: --config, else $EDGEKEY_HUB_CONF, else /etc/edgekey/hub.conf\n";
+#ifndef HUB_VERSION
+#define HUB_VERSION "unknown"
+#endif
 
 const char *cli_opt(int argc, char **argv, const char *name)
 {
@@ -77,17 +65,24 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             o.conf = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
+            cli_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("edgekey-hub %s\n", HUB_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "edgekey-hub: unknown option %s\n%s", argv[i], usage);
-            return 2;
+            return cli_usage_error(&o, NULL, "unknown option or missing value: ", argv[i]);
         }
     }
-    if (i >= argc) {
-        fputs(usage, stderr);
-        return 2;
+    if (i >= argc)
+        return cli_usage_error(&o, NULL, "no command given", NULL);
+    if (strcmp(argv[i], "help") == 0 && i + 1 == argc) {
+        cli_usage(stdout);
+        return 0;
     }
+    int st = cli_check_args(&o, argc - i, argv + i);
+    if (st >= 0)
+        return st;
     const char *cmd = argv[i];
     int sub_argc = argc - i - 1;
     char **sub_argv = argv + i + 1;
@@ -97,15 +92,10 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"init", cli_init},     {"serve", cli_serve}, {"product", cli_product},
         {"device", cli_device}, {"cert", cli_cert},   {"revoke", cli_revoke},
-        {"crl", cli_crl},       {"send", cli_send},
+        {"crl", cli_crl},       {"send", cli_send},   {"doctor", cli_doctor},
     };
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         if (strcmp(cmd, cmds[k].name) == 0)
             return cmds[k].fn(&o, sub_argc, sub_argv);
-    if (strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    fprintf(stderr, "edgekey-hub: unknown command '%s'\n%s", cmd, usage);
-    return 2;
+    return cli_usage_error(&o, NULL, "unknown command ", cmd);
 }

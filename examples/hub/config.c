@@ -103,6 +103,7 @@ static const struct {
     STR("broker_user", broker_user),
     STR("durability", durability),
     STR("openssl_conf", openssl_conf),
+    STR("ek_roots", ek_roots),
 };
 
 int hub_config_set(hub_config *cfg, const char *key, const char *value)
@@ -146,10 +147,16 @@ int hub_config_load(const char *path, hub_config *cfg)
     snprintf(cfg->conf_path, sizeof(cfg->conf_path), "%s", path);
     FILE *f = fopen(path, "r");
     if (!f) {
-        if (errno != ENOENT)
-            return hub_fail("config %s: cannot open: %s", path, strerror(errno));
-        derive(cfg);
-        return 0;
+        /* Refused rather than defaulted: a typo in --config would otherwise
+         * surface later as a registry or CA error far from its cause. */
+        if (errno == ENOENT)
+            return hub_fail("config file %s does not exist; create it (at least 'dir = "
+                            "/var/lib/edgekey-hub'; keys in docs/hub-api.md) or name yours "
+                            "with --config FILE or EDGEKEY_HUB_CONF",
+                            path);
+        return hub_fail("config file %s cannot be read: %s; check its owner and mode (the hub "
+                        "user needs read access)",
+                        path, strerror(errno));
     }
     char line[2048];
     unsigned lineno = 0;
@@ -171,6 +178,10 @@ int hub_config_load(const char *path, hub_config *cfg)
             rc = hub_fail("%s:%u: %s", path, lineno, msg);
         }
     }
+    /* a directory opens but does not read (EISDIR): not an empty config */
+    if (rc == 0 && ferror(f))
+        rc = hub_fail("config file %s cannot be read: %s; name the configuration file itself", path,
+                      strerror(errno));
     fclose(f);
     derive(cfg);
     return rc;

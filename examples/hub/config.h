@@ -2,7 +2,8 @@
  *
  * Every path defaults to a place under `dir`; see docs/hub-api.md for the
  * keys. hub_config_load() with path NULL uses $EDGEKEY_HUB_CONF, else
- * /etc/edgekey/hub.conf; a missing file gives the defaults. */
+ * /etc/edgekey/hub.conf; a missing or unreadable file is an error naming
+ * it (-1, hub_err()). */
 #ifndef HUB_CONFIG_H
 #define HUB_CONFIG_H
 
@@ -39,6 +40,7 @@ typedef struct hub_config {
     char durability[16];                /* full (fsync per commit) | normal */
     char broker_user[64];               /* mosquitto "user" line in the broker config */
     char openssl_conf[HUB_PATH_MAX];    /* written by init for the broker */
+    char ek_roots[HUB_PATH_MAX];        /* PEM bundle of trusted EK roots ("" = no attestation) */
 } hub_config;
 
 int hub_config_load(const char *path, hub_config *cfg);

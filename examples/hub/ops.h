@@ -30,6 +30,20 @@ void hub_ctx_close(hub_ctx *ctx);
 /* Device-facing (ops_device.c). *data receives the reply's data object. */
 int hub_op_activate(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
 int hub_op_apply(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
+/* Key attestation, step 1 (ops_attest.c, docs/attestation.md): EK
+ * certificate, EK and AK public areas checked, a credential challenge made;
+ * {"attestation":"off"} and no challenge when the hub has no ek_roots or the
+ * product's mode is off. */
+int hub_op_attest_start(hub_ctx *ctx, const json_t *params, json_t **data, const char **ecode);
+/* "required"|"optional"|"off" -> HUB_ATTEST_*; NULL: the default (required
+ * with ek_roots, else off). 400 "bad_request" for another word or for
+ * required without ek_roots: check before the product is stored. */
+int hub_op_attest_mode(const hub_ctx *ctx, const char *word, int *mode, const char **ecode);
+const char *hub_attest_mode_name(int mode);
+/* The product's attestation mode (HUB_ATTEST_*; "required" needs ek_roots). */
+int hub_op_product_attestation(hub_ctx *ctx, const char *pk, int mode, const char **ecode);
+/* Forget the EK a device is bound to (an admin, after a TPM replacement). */
+int hub_op_device_ek_reset(hub_ctx *ctx, const char *dk, const char **ecode);
 int hub_op_renew(hub_ctx *ctx, X509 *client, const json_t *params, json_t **data,
                  const char **ecode);
 int hub_op_revoke_self(hub_ctx *ctx, X509 *client, const json_t *params, json_t **data,

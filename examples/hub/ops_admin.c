@@ -59,6 +59,10 @@ int hub_op_product_add(hub_ctx *ctx, const char *pk, unsigned key_types, int day
     int rc = reg_product_add(ctx->reg, &p);
     if (rc == 0 && reg_audit(ctx->reg, "admin", "product_add", p.pk, "") != 0)
         rc = -1;
+    /* a hub that can attest (ek_roots) requires it by default (issue 13) */
+    if (rc == 0 && ctx->cfg.ek_roots[0] &&
+        reg_product_attest_set(ctx->reg, p.pk, HUB_ATTEST_REQUIRED) != 0)
+        rc = -1;
     if (rc != 0) {
         reg_rollback(ctx->reg);
         return rc == 1 ? REFUSE(409, "exists", "product '%s' already exists", p.pk)

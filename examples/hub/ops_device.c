@@ -6,15 +6,15 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include "attest.h"
 #include "csr_check.h"
 #include "hub_util.h"
 #include "keyload.h"
+#include "ops_int.h"
 #include "sign_check.h"
 
-#define REFUSE(status, code, ...) (*ecode = (code), hub_fail(__VA_ARGS__), (status))
-
 /* A string (or integer, for numbers) parameter; NULL if missing. */
-static const char *param(const json_t *p, const char *name, char *buf, size_t bufsize)
+const char *hub_opd_param(const json_t *p, const char *name, char *buf, size_t bufsize)
 {
     json_t *v = json_object_get(p, name);
     if (json_is_string(v))
@@ -40,10 +40,10 @@ static int check_keys(const char *pk, const char *dk, const char **ecode)
 }
 
 /* The request's timestamp (ms) must be within the window of our clock. */
-static int check_fresh(hub_ctx *ctx, const json_t *p, const char **ecode)
+int hub_opd_check_fresh(hub_ctx *ctx, const json_t *p, const char **ecode)
 {
     char buf[32];
-    const char *ts = param(p, "timestamp", buf, sizeof(buf));
+    const char *ts = hub_opd_param(p, "timestamp", buf, sizeof(buf));
     char *end;
     errno = 0;
     long long v = ts ? strtoll(ts, &end, 10) : 0;
@@ -60,7 +60,7 @@ static int check_fresh(hub_ctx *ctx, const json_t *p, const char **ecode)
 }
 
 /* Remember a signed request so it cannot be replayed within the window. */
-static int use_nonce(hub_ctx *ctx, const char *kind, const json_t *p, const char **ecode)
+int hub_opd_use_nonce(hub_ctx *ctx, const char *kind, const json_t *p, const char **ecode)
 {
     char nonce[96];
     snprintf(nonce, sizeof(nonce), "%s:%s", kind, json_string_value(json_object_get(p, "sign")));
@@ -104,7 +104,7 @@ static int activate_device(hub_ctx *ctx, const char *pk, const char *dk, const c
 int hub_op_activate(hub_ctx *ctx, const json_t *p, json_t **data, const char **ecode)
 {
     char b1[32];
-    const char *pk = param(p, "productKey", b1, sizeof(b1));
+    const char *pk = hub_opd_param(p, "productKey", b1, sizeof(b1));
     const char *dk = json_string_value(json_object_get(p, "deviceKey"));
     int st = check_keys(pk, dk, ecode);
     if (st)
@@ -126,7 +126,7 @@ int hub_op_activate(hub_ctx *ctx, const json_t *p, json_t **data, const char **e
                       "productSecret burnt into the device");
     }
     OPENSSL_cleanse(prod.secret, sizeof(prod.secret));
-    if ((st = check_fresh(ctx, p, ecode)) != 0)
+    if ((st = hub_opd_check_fresh(ctx, p, ecode)) != 0)
         return st;
     if (!prod.dynamic_activation)
         return REFUSE(403, "activation_disabled",
@@ -140,7 +140,7 @@ int hub_op_activate(hub_ctx *ctx, const json_t *p, json_t **data, const char **e
      * such), then the device's state; any refusal rolls everything back. */
     if (reg_begin(ctx->reg) != 0)
         return REFUSE(500, "internal", "%s", hub_err());
-    st = use_nonce(ctx, "activate", p, ecode);
+    st = hub_opd_use_nonce(ctx, "activate", p, ecode);
     if (!st)
         st = activate_device(ctx, pk, dk, secret, asset, ecode);
     if (st) {
@@ -156,21 +156,25 @@ int hub_op_activate(hub_ctx *ctx, const json_t *p, json_t **data, const char **e
 }
 
 /* Issue for a checked request inside one transaction; supersede the rest. */
+/* ek_hash: the attested EK ("" = not attested: the device's binding stays,
+ * its certificate is marked unattested). */
 static int issue(hub_ctx *ctx, const char *kind, const json_t *p, X509_REQ *req,
-                 const hub_product *prod, const char *dk, int days, json_t **data,
-                 const char **ecode)
+                 const hub_product *prod, const char *dk, int days, const char *ek_hash,
+                 json_t **data, const char **ecode)
 {
-    hub_issue ir = {.kind = HUB_CK_DEVICE, .cn = dk, .pk = prod->pk, .days = days};
+    hub_issue ir = {.kind = HUB_CK_DEVICE, .cn = dk, .pk = prod->pk, .days = days,
+                    .attested = ek_hash[0] != '\0'};
     hub_cert c;
     int st = 0;
     if (reg_begin(ctx->reg) != 0)
         return REFUSE(500, "internal", "%s", hub_err());
     if (p && json_object_get(p, "sign"))
-        st = use_nonce(ctx, kind, p, ecode);
+        st = hub_opd_use_nonce(ctx, kind, p, ecode);
     if (!st && hub_ca_issue(ctx->ca, ctx->reg, X509_REQ_get0_pubkey(req), &ir, &c) != 0)
         st = REFUSE(500, "ca_error", "%s", hub_err());
     if (!st) {
         if (reg_cert_supersede_device(ctx->reg, dk, c.serial, NULL) != 0 ||
+            hub_opd_attest_record(ctx, dk, ek_hash) != 0 ||
             reg_audit(ctx->reg, dk, kind, c.serial, "issued") != 0)
             st = REFUSE(500, "internal", "%s", hub_err());
         if (st)
@@ -193,7 +197,7 @@ static int issue(hub_ctx *ctx, const char *kind, const json_t *p, X509_REQ *req,
 static int valid_days(const json_t *p, const hub_product *prod, int *days, const char **ecode)
 {
     char buf[32];
-    const char *v = param(p, "validDay", buf, sizeof(buf));
+    const char *v = hub_opd_param(p, "validDay", buf, sizeof(buf));
     *days = prod->validity_days;
     if (!v)
         return 0;
@@ -206,47 +210,59 @@ static int valid_days(const json_t *p, const hub_product *prod, int *days, const
     return 0;
 }
 
-int hub_op_apply(hub_ctx *ctx, const json_t *p, json_t **data, const char **ecode)
+int hub_opd_device_auth(hub_ctx *ctx, const json_t *p, const char *what, hub_device *dev,
+                        const char **ecode)
 {
     char b1[32];
-    const char *pk = param(p, "productKey", b1, sizeof(b1));
+    const char *pk = hub_opd_param(p, "productKey", b1, sizeof(b1));
     const char *dk = json_string_value(json_object_get(p, "deviceKey"));
-    const char *csr = json_string_value(json_object_get(p, "csr"));
     int st = check_keys(pk, dk, ecode);
     if (st)
         return st;
-    if (!csr)
-        return REFUSE(400, "bad_request", "csr missing: send the PEM CSR as a string");
-    hub_device dev;
-    hub_product prod;
-    int rc = reg_device_get(ctx->reg, dk, &dev);
+    int rc = reg_device_get(ctx->reg, dk, dev);
     if (rc < 0)
         return REFUSE(500, "internal", "%s", hub_err());
-    if (rc == 1 || strcmp(dev.pk, pk) != 0)
+    if (rc == 1 || strcmp(dev->pk, pk) != 0)
         return REFUSE(404, "device_not_registered",
                       "device '%s' is not registered under "
                       "product '%s'",
                       dk, pk);
-    if (dev.state != HUB_DEV_ACTIVATED)
+    if (dev->state != HUB_DEV_ACTIVATED)
         return REFUSE(403, "not_activated", "device '%s' is not activated; activate it first", dk);
-    rc = hub_sign_verify(p, dev.secret);
-    OPENSSL_cleanse(dev.secret, sizeof(dev.secret));
+    rc = hub_sign_verify(p, dev->secret);
+    OPENSSL_cleanse(dev->secret, sizeof(dev->secret));
     if (rc != 0)
         return REFUSE(401, "bad_signature",
-                      "apply refused: sign does not match SHA-256 over "
-                      "the sorted parameters + deviceSecret");
-    if ((st = check_fresh(ctx, p, ecode)) != 0)
+                      "%s refused: sign does not match SHA-256 over "
+                      "the sorted parameters + deviceSecret",
+                      what);
+    return hub_opd_check_fresh(ctx, p, ecode);
+}
+
+int hub_op_apply(hub_ctx *ctx, const json_t *p, json_t **data, const char **ecode)
+{
+    const char *csr = json_string_value(json_object_get(p, "csr"));
+    hub_device dev;
+    hub_product prod;
+    int st = hub_opd_device_auth(ctx, p, "apply", &dev, ecode);
+    if (st)
         return st;
+    if (!csr)
+        return REFUSE(400, "bad_request", "csr missing: send the PEM CSR as a string");
+    const char *pk = dev.pk, *dk = dev.dk;
     if (reg_product_get(ctx->reg, pk, &prod) != 0)
         return REFUSE(500, "internal", "product '%s' vanished", pk);
     int days;
     if ((st = valid_days(p, &prod, &days, ecode)) != 0)
         return st;
     X509_REQ *req = NULL;
-    rc = hub_csr_check(csr, strlen(csr), dk, prod.key_types, &req);
+    int rc = hub_csr_check(csr, strlen(csr), dk, prod.key_types, &req);
     if (rc != HUB_CSR_OK)
         return REFUSE(400, hub_csr_rc_name(rc), "%s", hub_err());
-    st = issue(ctx, "apply", p, req, &prod, dk, days, data, ecode);
+    char ek_hash[65] = "";
+    st = hub_opd_attest_apply(ctx, p, &prod, dk, X509_REQ_get0_pubkey(req), ek_hash, ecode);
+    if (!st)
+        st = issue(ctx, "apply", p, req, &prod, dk, days, ek_hash, data, ecode);
     X509_REQ_free(req);
     return st;
 }
@@ -300,7 +316,7 @@ int hub_op_renew(hub_ctx *ctx, X509 *client, const json_t *p, json_t **data, con
              (rc = hub_csr_check(csr, strlen(csr), cur.dk, prod.key_types, &req)) != HUB_CSR_OK)
         st = REFUSE(400, hub_csr_rc_name(rc), "%s", hub_err());
     if (!st)
-        st = issue(ctx, "renew", NULL, req, &prod, cur.dk, days, data, ecode);
+        st = issue(ctx, "renew", NULL, req, &prod, cur.dk, days, "", data, ecode);
     X509_REQ_free(req);
     reg_cert_clear(&cur);
     return st;

@@ -65,6 +65,8 @@ void reg_close(hub_registry *r);
  * nothing, a power cut may lose the last commits (telemetry). */
 int reg_set_durability(hub_registry *r, bool full);
 int reg_schema_version(hub_registry *r);
+/* The schema version this build migrates to (doctor: "is it current?"). */
+int reg_schema_latest(void);
 
 int reg_begin(hub_registry *r); /* takes the lock until commit/rollback */
 int reg_commit(hub_registry *r);
@@ -117,6 +119,32 @@ int reg_telemetry_get(hub_registry *r, const char *dk, reg_telemetry_cb cb, void
 int reg_telemetry_msg(hub_registry *r, const char *pk, const char *dk, const char *msg_id);
 /* Forget message ids received before before_ms; *n (optional) = removed. */
 int reg_telemetry_msg_sweep(hub_registry *r, int64_t before_ms, int *n);
+
+/* ---- key attestation (registry_attest.c) ---- */
+enum hub_attest_mode { HUB_ATTEST_OFF = 0, HUB_ATTEST_OPTIONAL = 1, HUB_ATTEST_REQUIRED = 2 };
+int reg_product_attest_set(hub_registry *r, const char *pk, int mode); /* 1 = no product */
+int reg_product_attest_get(hub_registry *r, const char *pk, int *mode);
+/* ek_hash[65] ("" = not bound), attested (last certificate attested). */
+int reg_device_ek_get(hub_registry *r, const char *dk, char *ek_hash, bool *attested);
+/* The device bound to ek_hash into dk[HUB_KEY_MAX+1]; 1 if none. */
+int reg_ek_owner(hub_registry *r, const char *ek_hash, char *dk);
+/* Bind (ek_hash "" = unbind) and set attested. */
+int reg_device_ek_set(hub_registry *r, const char *dk, const char *ek_hash, bool attested);
+
+#define HUB_ATT_BLOB_MAX 1024
+typedef struct hub_challenge {
+    char id[33];
+    char dk[HUB_KEY_MAX + 1];
+    char ek_hash[65];
+    unsigned char ak_pub[HUB_ATT_BLOB_MAX]; /* marshalled TPM2B_PUBLIC */
+    size_t ak_pub_len;
+    unsigned char secret_hash[32];
+    unsigned char nonce[32];
+    int64_t expires;
+} hub_challenge;
+int reg_challenge_put(hub_registry *r, const hub_challenge *c);
+/* Fetch and delete (single use); 1 if unknown or expired. */
+int reg_challenge_take(hub_registry *r, const char *id, hub_challenge *out);
 
 int reg_audit(hub_registry *r, const char *actor, const char *action, const char *object,
               const char *detail);

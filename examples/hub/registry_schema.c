@@ -48,14 +48,31 @@ static const char *const migrations[] = {
     " received INTEGER NOT NULL, duplicates INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(product_key, device_key, msg_id)) WITHOUT ROWID;"
     "CREATE INDEX telemetry_msgs_received ON telemetry_msgs(received);",
+    /* 4: key attestation (issue 13): the product's mode, the EK a device is
+     * bound to (SHA-256 of its SubjectPublicKeyInfo; unique: one EK, one
+     * device), whether its last certificate was attested, and the pending
+     * activation challenges (secret kept as its SHA-256, single use). */
+    "ALTER TABLE products ADD COLUMN attestation INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN ek_hash TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN attested INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX devices_ek ON devices(ek_hash) WHERE ek_hash != '';"
+    "CREATE TABLE attest_challenges("
+    " id TEXT PRIMARY KEY, device_key TEXT NOT NULL, ek_hash TEXT NOT NULL,"
+    " ak_pub BLOB NOT NULL, secret_hash BLOB NOT NULL, nonce BLOB NOT NULL,"
+    " expires INTEGER NOT NULL);",
 };
+
+int reg_schema_latest(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
 
 int reg_migrate(hub_registry *r)
 {
     int version = reg_schema_version(r);
     if (version < 0)
         return -1;
-    int latest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+    int latest = reg_schema_latest();
     if (version > latest)
         return hub_fail("registry schema version %d is newer than this hub (%d): "
                         "upgrade edgekey-hub",

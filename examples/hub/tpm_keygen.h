@@ -1,10 +1,13 @@
 /* edgekey hub: make a key in the hub's TPM through edgekey's public faces.
  *
- * With the `edgekey` CLI on PATH: `edgekey keygen --token hub --label L
- * --alg ec-p256`, then `edgekey export-ref URI --out PATH` (a key *file*
- * that mosquitto and OSSL_STORE open through the provider); *uri gets the
- * pkcs11: URI (for the PKCS#11 face). Without the CLI: `openssl genpkey
- * -provider edgekey` writes a TSS2 PRIVATE KEY file and *uri is "". */
+ * `edgekey keygen --token hub --label L --alg ec-p256`, then `edgekey
+ * export-ref URI --out PATH` (a key *file* that mosquitto and OSSL_STORE
+ * open through the provider); *uri gets the pkcs11: URI (for the PKCS#11
+ * face, written to hub/hub.uri). The CLI is the one built with the hub:
+ * $EDGEKEY_HUB_CLI, else beside the executable (or the build tree's cli/),
+ * else the install path, else PATH. Without it: -1 with hub_err() naming
+ * the places looked at and the fix (no software fallback: a key without a
+ * pkcs11: URI left the API unable to serve). */
 #ifndef HUB_TPM_KEYGEN_H
 #define HUB_TPM_KEYGEN_H
 

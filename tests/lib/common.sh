@@ -53,9 +53,11 @@ ek_bg() { "$@" & ek_bg_pids+=($!); }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
-# The default-provider-first order we document for openssl.cnf-style use;
-# ek_prov_first puts edgekey first (genpkey style).
+# The order edgekey requires (default first); EK_PROV_GEN makes TPM keys with
+# it. EK_PROV_FIRST (edgekey first) is refused when edgekey loads: tests use
+# it only to check that refusal.
 EK_PROV=(-provider default -provider edgekey)
+EK_PROV_GEN=(-provider default -provider edgekey -propquery provider=edgekey)
 EK_PROV_FIRST=(-provider edgekey -provider default)
 
 # shellcheck source=ports.sh

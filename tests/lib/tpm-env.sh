@@ -16,6 +16,12 @@
 #   EDGEKEY_TEST_MODE  direct | abrmd
 #   EDGEKEY_SWTPM_PORT the swtpm command port (control port is +1)
 #   EDGEKEY_TEST_PORT_BASE  a free base port (+0..+9) for the test's own servers
+#   EDGEKEY_TEST_EK_ROOTS   with EDGEKEY_TEST_EKCERT=1 only: the PEM bundle (root +
+#                      issuing CA) of the test manufacturer CA that signed the EK certificates
+# EDGEKEY_TEST_EKCERT=1 manufactures the TPM first with swtpm_setup --create-ek-cert
+# (RSA-2048 and P-384 EKs persisted, their certificates in NV 0x01c00002 and
+# 0x01c00016), signed by a swtpm-localca whose configuration and CA live in the
+# temp dir: /etc/swtpm-localca.conf and /var/lib/swtpm-localca are never used.
 # Set EDGEKEY_KEEP_TMP=1 to keep the temp dir for a post-mortem.
 set -euo pipefail
 
@@ -50,6 +56,14 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$tmp/tpm" "$tmp/store"
 : >"$tmp/edgekey.conf"
+
+# A TPM with EK certificates from a private test manufacturer CA.
+if [ "${EDGEKEY_TEST_EKCERT:-0}" = 1 ]; then
+    # shellcheck source=../../scripts/lib/ek-manufacture.sh
+    . "$here/../../scripts/lib/ek-manufacture.sh"
+    ek_manufacture "$tmp/tpm" "$tmp/ekca" || exit 1
+    export EDGEKEY_TEST_EK_ROOTS="$EK_ROOTS"
+fi
 
 port=$(ek_free_port_pair)
 swtpm socket --tpm2 --tpmstate dir="$tmp/tpm" \

@@ -123,10 +123,19 @@ json_ok "$T/out"
 pass "export-ref writes the EDGEKEY URI PEM (a key file for edgekey and for stock openssl with the provider) and copies TSS2 PEM"
 
 # --- delete ---------------------------------------------------------------
+ok edgekey list
+! grep -q "none in the store" "$T/out" || fail "list: a key without certificate? $(cat "$T/out")"
 ok edgekey delete "$uri_ec" --cert-only
 ok edgekey --json list
 [ "$(jq_ "$T/out" '[o["certificate"] for o in d["tokens"][0]["objects"] if o["label"]=="dev-ec"][0]')" = None ] ||
     fail "delete --cert-only left the certificate"
+# A key without a certificate in the store: list says that much and no more
+# (issue 11, item 7: the edge client keeps its own, so "(none)" misled).
+ok edgekey list
+grep -A3 "key dev-ec" "$T/out" | grep -q "cert none in the store" || fail "list: $(cat "$T/out")"
+grep -qF "the edge client: <data_dir>/device.pem" "$T/out" || fail "list: no note: $(cat "$T/out")"
+! grep -q "(none)" "$T/out" || fail "list still says (none)"
+pass "list: a key without certificate shows 'none in the store' and where programs keep theirs"
 ok edgekey --json delete "$uri_ec"
 json_ok "$T/out"
 ok edgekey delete "$uri_rsa"

@@ -57,7 +57,20 @@ for c in info keygen csr cert list delete export-ref; do
     ok edgekey "$c" --help
     grep -q "usage: edgekey $c" "$T/out" || fail "$c --help"
 done
-pass "usage errors exit 1; every command has --help"
+ok edgekey --version
+grep -qE "^edgekey [0-9]+\.[0-9]+" "$T/out" || fail "--version: $(cat "$T/out")"
+ok edgekey --help
+grep -q "^usage: edgekey" "$T/out" || fail "--help"
+for c in token cert; do
+    ok edgekey "$c" --help
+    grep -q "usage: edgekey $c" "$T/out" || fail "$c --help"
+done
+for bad in "frobnicate" "--bogus" "list --bogus" "token frob" "cert frob" "list extra"; do
+    # shellcheck disable=SC2086
+    expect_rc 1 edgekey $bad
+    grep -q -- "--help" "$T/err" || fail "'edgekey $bad' does not point at --help: $(cat "$T/err")"
+done
+pass "usage errors exit 1 (docs/cli.md) with a pointer to --help; every command has --help; --version"
 
 # A key with an auth value: the right one signs, a wrong one exits 5.
 EDGEKEY_KEY_AUTH=s3cret ok edgekey keygen --label guarded --alg ec-p256 --auth
@@ -69,4 +82,46 @@ printf 'Zq9notit\n' >"$T/wrong.auth"
 expect_rc 5 edgekey csr --key "$uri" --subject /CN=guarded --auth-file "$T/wrong.auth"
 ! grep -q Zq9notit "$T/out" "$T/err" || fail "the wrong auth value appears in the message"
 pass "auth key: right auth signs, wrong auth exits 5: $(cat "$T/err")"
+no_leftovers
+
+# Every algorithm the TPM lacks is refused as unsupported (exit 7), not as
+# a TPM failure (exit 4); every one it has works (swtpm has no RSA-4096).
+ok edgekey --json info --no-probe
+cp "$T/out" "$T/info.json"
+algs=",$(jq_ "$T/info.json" '",".join(d["tpm"]["algorithms"])'),"
+for alg in rsa2048 rsa3072 rsa4096 ec-p256 ec-p384; do
+    case $algs in
+    *",$alg,"*)
+        ok edgekey keygen --label "has-$alg" --alg "$alg"
+        ok edgekey delete "pkcs11:token=edge;object=has-$alg" ;;
+    *)
+        expect_rc 7 edgekey keygen --label "lacks-$alg" --alg "$alg"
+        grep -qF "$alg keys are unsupported by this TPM" "$T/err" || fail "$alg: $(cat "$T/err")"
+        grep -qF "edgekey info" "$T/err" || fail "$alg: no pointer to edgekey info: $(cat "$T/err")"
+        echo "  $alg: $(cat "$T/err")" ;;
+    esac
+done
+pass "algorithms: the TPM's ($algs) work, the others exit 7 'unsupported by this TPM'"
+no_leftovers
+
+# --alg spellings (issue 11, item 7): usual ones in any case are taken and
+# the name they became is reported, never silently; others exit 1 listing
+# the names.
+ok edgekey keygen --label spelled --alg RSA-2048
+grep -qF "(--alg RSA-2048 read as rsa2048)" "$T/err" || fail "RSA-2048 not named: $(cat "$T/err")"
+ok edgekey --json keygen --label spelled-json --alg rsa:3072
+[ "$(jq_ "$T/out" 'd["alg"]')" = rsa3072 ] || fail "rsa:3072: alg $(jq_ "$T/out" 'd["alg"]')"
+ok edgekey keygen --label spelled-ec --alg P-256
+grep -qF "created ec-p256 key 'spelled-ec'" "$T/err" && grep -qF "read as ec-p256" "$T/err" ||
+    fail "P-256: $(cat "$T/err")"
+ok edgekey keygen --label plain-name --alg ec-p256
+! grep -q "read as" "$T/err" || fail "canonical name reported as respelled: $(cat "$T/err")"
+for bad in rsa_2048 ec-p521 "rsa 2048" RSA-; do
+    expect_rc 1 edgekey keygen --label bad --alg "$bad"
+    grep -qF "use one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384" "$T/err" ||
+        fail "--alg '$bad': $(cat "$T/err")"
+done
+expect_rc 7 edgekey keygen --label bad --alg RSA-2049
+pass "--alg: RSA-2048 and P-256 are read as rsa2048/ec-p256 and say so; rsa_2048, ec-p521 exit 1"
+for l in spelled spelled-json spelled-ec plain-name; do ok edgekey delete "pkcs11:token=edge;object=$l"; done
 no_leftovers

@@ -34,7 +34,7 @@ ek_wait_port "$port" || { cat "$T/mosquitto.log"; fail "broker did not start"; }
 ek_openssl_cnf "$T/openssl.cnf"
 
 # 1. A TPM key as a TSS2 PRIVATE KEY file, made by openssl genpkey.
-openssl genpkey -provider edgekey -provider default -algorithm EC \
+openssl genpkey -provider default -provider edgekey -propquery provider=edgekey -algorithm EC \
     -pkeyopt group:P-256 -out "$T/dev1.key" || fail "genpkey into the TPM"
 grep -q "BEGIN TSS2 PRIVATE KEY" "$T/dev1.key" || fail "genpkey did not write a TSS2 key"
 OPENSSL_CONF=$T/openssl.cnf openssl req -new -key "$T/dev1.key" -subj /CN=dev1 \

@@ -157,7 +157,7 @@ else
     echo "$out" | grep -q "default ENGINE" ||
         { echo "$out"; fail "the refused PIN login does not name the default ENGINE"; }
 fi
-openssl req -new -provider edgekey -provider default -key "$u_pin" -subj /CN=pin-client \
+openssl req -new -provider default -provider edgekey -key "$u_pin" -subj /CN=pin-client \
     -out "$T/pin.csr" 2>"$T/pin.err" || { cat "$T/pin.err"; fail "provider CSR with the PIN token key"; }
 openssl req -in "$T/pin.csr" -verify -noout 2>/dev/null || fail "PIN token CSR does not verify"
 if [ "${EDGEKEY_TEST_ESYS_CB:-0}" = 1 ]; then

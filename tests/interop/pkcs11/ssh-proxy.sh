@@ -62,6 +62,14 @@ proxy=$(pkg-config --variable=proxy_module p11-kit-1 2>/dev/null || true)
 [ -f "$proxy" ] || proxy=/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so
 [ -f "$proxy" ] || fail "p11-kit-proxy.so not found"
 p11-kit list-modules 2>/dev/null | grep -q "edgekey" || fail "p11-kit does not see the edgekey module"
+# Our free slot is listed with a label and serial of its own (issue 11, item
+# 5), never as a token with an empty label and serial.
+p11-kit list-modules 2>/dev/null | awk '/^[^ \t]/ {m = ($1 == "edgekey:")} m' >"$T/mods.ek"
+grep -qx "    token: edgekey free slot (new token)" "$T/mods.ek" || { cat "$T/mods.ek"; fail "free slot label"; }
+grep -A3 "token: edgekey free slot" "$T/mods.ek" | grep -qx "        serial-number: (free)" ||
+    { cat "$T/mods.ek"; fail "free slot serial"; }
+! grep -qE "^ +token: *$|^ +serial-number: *$" "$T/mods.ek" || { cat "$T/mods.ek"; fail "a blank label or serial"; }
+pass "p11-kit list-modules shows the free slot as 'edgekey free slot (new token)', serial (free)"
 pkcs11-tool --module "$proxy" --list-token-slots >"$T/proxy.slots" 2>&1 || fail "proxy --list-token-slots"
 grep -q "token label *: edge$" "$T/proxy.slots" || { cat "$T/proxy.slots"; fail "proxy does not reach token edge"; }
 echo "proxy data" >"$T/data"

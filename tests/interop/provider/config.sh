@@ -17,7 +17,7 @@ ek_port_in_use "$deadport" && fail "port $deadport is in use"
 dead="swtpm:host=127.0.0.1,port=$deadport"
 
 # A TPM key and a test PKI, made before the TPM "goes away".
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/tpm.key" ||
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/tpm.key" ||
     fail "genpkey into the TPM"
 pki=$T/pki
 ek_pki_ca "$pki"

@@ -9,13 +9,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 helper=${1:?usage: csr.sh EKP_HELPER}
 
 # Keys: in the token (label), persistent (handle), plain key files.
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm RSA -pkeyopt bits:2048 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm RSA -pkeyopt bits:2048 \
     -pkeyopt edgekey-label:dev-rsa -out "$T/rsa.pem" || fail "genpkey RSA into the token"
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt edgekey-label:dev-ec -out "$T/ec.pem" || fail "genpkey EC into the token"
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm RSA -pkeyopt bits:2048 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm RSA -pkeyopt bits:2048 \
     -pkeyopt edgekey-persist:0x81010011 -out "$T/rsa-h.pem" || fail "genpkey RSA persistent"
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt edgekey-persist:0x81010012 -out "$T/ec-h.pem" || fail "genpkey EC persistent"
 for a in rsa ec; do
     "$helper" uri-pem "pkcs11:token=edge;object=dev-$a;type=private" "$T/$a.ref.pem" ||
@@ -75,7 +75,7 @@ done
 pass "RSA-PSS CSR and self-signed certificates"
 
 # A key with an authorisation value in the token: pin-value in the URI.
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt edgekey-label:dev-pin -pkeyopt edgekey-auth:1234 -out "$T/pin.pem" ||
     fail "genpkey with label and auth"
 openssl req "${EK_PROV[@]}" -new -key 'pkcs11:token=edge;object=dev-pin;pin-value=1234' \

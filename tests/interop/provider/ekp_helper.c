@@ -6,7 +6,8 @@
  *                                   with the same public key (ek_store_put_cert)
  *   ekp-helper todata ADDRESS       load ADDRESS through OSSL_STORE with the default and
  *                                   edgekey providers and check that EVP_PKEY_todata
- *                                   gives the public half and refuses the private one
+ *                                   gives only the public half, even for a keypair
+ *                                   selection, and refuses the private key alone
  * Exit status 0 when the check holds, 1 otherwise (with the reason on stderr). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,16 @@ static EVP_PKEY *load_key(const char *address)
     return pkey;
 }
 
+static const char *const private_names[] = {
+    OSSL_PKEY_PARAM_RSA_D,
+    OSSL_PKEY_PARAM_RSA_FACTOR1,
+    OSSL_PKEY_PARAM_RSA_FACTOR2,
+    OSSL_PKEY_PARAM_RSA_EXPONENT1,
+    OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+    OSSL_PKEY_PARAM_PRIV_KEY,
+    NULL,
+};
+
 static int todata(const char *address)
 {
     EVP_PKEY *pkey;
@@ -103,8 +114,21 @@ static int todata(const char *address)
     }
     OSSL_PARAM_free(params);
     params = NULL;
-    if (EVP_PKEY_todata(pkey, EVP_PKEY_KEYPAIR, &params) == 1) {
-        fprintf(stderr, "todata: the private selection was exported\n");
+    /* A keypair selection (what EVP uses to hand a key to another provider)
+     * gets the public half and no private parameter. */
+    if (EVP_PKEY_todata(pkey, EVP_PKEY_KEYPAIR, &params) != 1 || params == NULL) {
+        fprintf(stderr, "todata: keypair selection did not give the public half\n");
+        goto end;
+    }
+    for (const char *const *n = private_names; *n != NULL; n++)
+        if (OSSL_PARAM_locate(params, *n) != NULL) {
+            fprintf(stderr, "todata: private parameter %s exported\n", *n);
+            goto end;
+        }
+    OSSL_PARAM_free(params);
+    params = NULL;
+    if (EVP_PKEY_todata(pkey, OSSL_KEYMGMT_SELECT_PRIVATE_KEY, &params) == 1) {
+        fprintf(stderr, "todata: the private key alone was exported\n");
         goto end;
     }
     printf("todata: public exported; private refused: ");

@@ -8,10 +8,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 helper=${1:?usage: genpkey.sh EKP_HELPER}
 
 # 1. RSA-2048 and EC P-256 into the TPM, edgekey first (the genpkey order).
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm RSA -pkeyopt bits:2048 -out "$T/rsa.pem" ||
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm RSA -pkeyopt bits:2048 -out "$T/rsa.pem" ||
     fail "genpkey RSA-2048 into the TPM"
 ekp_is_tss2 "$T/rsa.pem"
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/ec.pem" ||
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/ec.pem" ||
     fail "genpkey EC P-256 into the TPM"
 ekp_is_tss2 "$T/ec.pem"
 pass "genpkey RSA-2048 and EC P-256 wrote TSS2 key files"
@@ -29,13 +29,13 @@ pass "default first: software key; -propquery provider=edgekey: TPM key"
 
 # 2. Policy: RSA-1024 and an unsupported curve are refused with the core's text.
 ekp_must_fail "RSA-1024 refused: policy requires >= 2048 bits" \
-    openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm RSA -pkeyopt bits:1024 -out "$T/bad.pem"
+    openssl genpkey "${EK_PROV_GEN[@]}" -algorithm RSA -pkeyopt bits:1024 -out "$T/bad.pem"
 ekp_must_fail "EC group P-521 refused" \
-    openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-521 -out "$T/bad.pem"
+    openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-521 -out "$T/bad.pem"
 [ ! -s "$T/bad.pem" ] || fail "a refused genpkey wrote a key file"
 echo "allow_ec = no" >"$T/noec.conf"
 EDGEKEY_CONF=$T/noec.conf ekp_must_fail "policy disallows EC keys" \
-    openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/bad.pem"
+    openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/bad.pem"
 pass "RSA-1024, P-521 and EC-with-allow_ec=no refused with the policy message"
 
 # 3. Public parts only: text shows the public key, never private numbers;
@@ -63,7 +63,7 @@ grep -q "NIST CURVE: P-256" "$T/ec.txt" || fail "EC key is not P-256"
 pass "public parts only: text, -pubout, todata; TSS2 file round-trips"
 
 # 4. A label also stores the key in the token (reachable by pkcs11: URI).
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt edgekey-label:gen1 -out "$T/gen1.pem" || fail "genpkey with edgekey-label"
 ls "$EDGEKEY_STORE"/edge/*.key >/dev/null 2>&1 || fail "no key in the store's token 'edge'"
 openssl pkey "${EK_PROV[@]}" -in 'pkcs11:token=edge;object=gen1;type=private' -pubout \

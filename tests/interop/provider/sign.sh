@@ -8,11 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib/common.sh"
 . "$here/lib.sh"
 
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm RSA -pkeyopt bits:2048 -out "$T/rsa.pem" ||
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm RSA -pkeyopt bits:2048 -out "$T/rsa.pem" ||
     fail "genpkey RSA"
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/ec.pem" ||
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 -out "$T/ec.pem" ||
     fail "genpkey EC"
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-384 -out "$T/p384.pem" ||
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-384 -out "$T/p384.pem" ||
     fail "genpkey EC P-384"
 for k in rsa ec p384; do
     openssl pkey "${EK_PROV[@]}" -in "$T/$k.pem" -pubout -out "$T/$k.pub" || fail "pubout $k"
@@ -76,7 +76,7 @@ done
 
 # A key with an authorisation value: right passphrase signs, none or a wrong
 # one is refused (one wrong try only: the TPM counts them).
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt edgekey-auth:s3cret -out "$T/auth.pem" || fail "genpkey with edgekey-auth"
 openssl pkey "${EK_PROV[@]}" -in "$T/auth.pem" -passin pass:s3cret -pubout -out "$T/auth.pub"
 openssl dgst "${EK_PROV[@]}" -sha256 -sign "$T/auth.pem" -passin pass:s3cret \

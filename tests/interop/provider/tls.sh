@@ -6,11 +6,8 @@
 # -verify_return_error) and we check the verified peer subject; a client
 # without a certificate is refused.
 #
-# Provider order: the documented order (default first) for everything; with
-# edgekey first, TLS 1.3 is checked too. (With edgekey first, OpenSSL 3.0's
-# libssl drops the NIST curve groups because the "EC" key manager it fetches is
-# not the default provider's; TLS 1.2 with ECDSA/NIST-curve peers then fails.
-# docs/provider.md, "Provider order".)
+# Provider order: default first, the only order edgekey loads in (order.sh
+# checks the refusal of the other and PKCS#1 / PSS sigalgs in both orders).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib/common.sh"
 . "$here/../../lib/pki.sh"
@@ -23,52 +20,12 @@ ek_pki_issue "$pki" server localhost "" server
 ek_pki_issue "$pki" swclient swclient "" client
 for a in rsa ec; do
     if [ $a = rsa ]; then alg=(-algorithm RSA -pkeyopt bits:2048); else alg=(-algorithm EC -pkeyopt group:P-256); fi
-    openssl genpkey "${EK_PROV_FIRST[@]}" "${alg[@]}" -out "$T/$a.key" || fail "genpkey $a"
+    openssl genpkey "${EK_PROV_GEN[@]}" "${alg[@]}" -out "$T/$a.key" || fail "genpkey $a"
     openssl req "${EK_PROV[@]}" -new -key "$T/$a.key" -subj "/CN=tpm$a" -out "$T/$a.csr" ||
         fail "CSR $a"
     ek_pki_sign_csr "$pki" "$T/$a.csr" "$T/$a-client.pem" client
     ek_pki_sign_csr "$pki" "$T/$a.csr" "$T/$a-server.pem" server
 done
-
-n=0
-next_port() { port=$((EDGEKEY_TEST_PORT_BASE + n % 10)); n=$((n + 1)); }
-
-# handshake LABEL SERVER_ARGS -- CLIENT_ARGS: one -www request through a
-# server that requires and verifies a client certificate. Leaves the logs in
-# $T/srv.out and $T/cli.out; returns the client's status.
-handshake() {
-    local label=$1 sargs=() cargs=() rc sp
-    shift
-    while [ "$1" != -- ]; do sargs+=("$1"); shift; done
-    shift
-    cargs=("$@")
-    next_port
-    openssl s_server -accept "$port" -naccept 1 -CAfile "$pki/ca.pem" -Verify 1 \
-        -verify_return_error -www "${sargs[@]}" >"$T/srv.out" 2>&1 &
-    sp=$!
-    ek_wait_port "$port" || { cat "$T/srv.out"; fail "$label: s_server did not start"; }
-    printf 'GET / HTTP/1.0\r\n\r\n' | timeout 60 openssl s_client -connect "127.0.0.1:$port" \
-        -CAfile "$pki/ca.pem" -verify_return_error -ign_eof "${cargs[@]}" >"$T/cli.out" 2>&1
-    rc=$?
-    if [ $rc -ne 0 ]; then kill "$sp" 2>/dev/null; fi
-    wait "$sp" 2>/dev/null
-    return $rc
-}
-
-# check LABEL VERSION PEER_CN_ON_SERVER SERVER_CN_ON_CLIENT
-check() {
-    local label=$1 v=$2 ccn=$3 scn=$4 proto
-    proto=$([ "$v" = -tls1_3 ] && echo TLSv1.3 || echo TLSv1.2)
-    grep -q "Protocol *: $proto" "$T/cli.out" || { cat "$T/cli.out"; fail "$label: not $proto"; }
-    grep -q "Verification: OK" "$T/cli.out" || fail "$label: client did not verify the server"
-    # "CN = x" up to OpenSSL 3.1, "CN=x" from 3.2 (the compat suite runs 3.5)
-    grep -Eq "^subject=CN ?= ?$scn" "$T/cli.out" || fail "$label: server is not CN=$scn"
-    # s_server's verify callback prints the chain it verified; with
-    # -verify_return_error a failed verification ends the handshake.
-    grep -Eq "depth=0 CN ?= ?$ccn" "$T/srv.out" ||
-        { cat "$T/srv.out"; fail "$label: client CN=$ccn not verified by the server"; }
-    pass "$label"
-}
 
 tls_case() { # ORDER KEY VERSION
     local order=$1 a=$2 v=$3
@@ -87,7 +44,6 @@ for a in rsa ec; do
     for v in -tls1_2 -tls1_3; do
         tls_case default-first "$a" "$v"
     done
-    tls_case edgekey-first "$a" -tls1_3
 done
 
 # RSA keys sign TLS 1.3 CertificateVerify with RSA-PSS (salt = digest length).
@@ -110,25 +66,9 @@ for v in -tls1_2 -tls1_3; do
     check "P-256 ECDHE, TPM EC client key $v" "$v" tpmec localhost
 done
 
-# The provider-order rule (docs/provider.md): on OpenSSL 3.0, with edgekey
-# first, libssl no longer offers the NIST groups (their EC key manager is now
-# edgekey's), so TLS needs default first. This checks the documented
-# behaviour. OpenSSL 3.5 (the compat suite) keeps the group: only the
-# connection to the closed port fails.
-if openssl version | grep -q '^OpenSSL 3\.0\.'; then
-    ekp_must_fail "group 'P-256' cannot be set" openssl s_client "${EK_PROV_FIRST[@]}" \
-        -groups P-256 -connect 127.0.0.1:1
-    pass "edgekey first: libssl drops the P-256 group (default first is the rule for TLS)"
-else
-    out=$(openssl s_client "${EK_PROV_FIRST[@]}" -groups P-256 -connect 127.0.0.1:1 </dev/null 2>&1) || true
-    echo "$out" | grep -q "cannot be set" && { echo "$out"; fail "edgekey first drops P-256 on $(openssl version)"; }
-    echo "$out" | grep -q "Connection refused" || { echo "$out"; fail "edgekey first -groups P-256: unexpected error"; }
-    pass "edgekey first on $(openssl version | cut -d' ' -f1-2): libssl keeps the P-256 group"
-fi
-
 # Key and certificate both from the token by pkcs11: URI (the store loader
 # returns the certificate stored next to the key).
-openssl genpkey "${EK_PROV_FIRST[@]}" -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt edgekey-label:tlsdev -out "$T/tlsdev.key" || fail "genpkey into the token"
 openssl req "${EK_PROV[@]}" -new -key 'pkcs11:token=edge;object=tlsdev' -subj /CN=tlsdev \
     -out "$T/tlsdev.csr" || fail "CSR by URI"

@@ -121,6 +121,9 @@ static CK_SLOT_ID make_token(void)
     CK_TOKEN_INFO ti;
     assert_int_equal(f->C_GetTokenInfo(free_slot, &ti), CKR_OK);
     assert_false(ti.flags & CKF_TOKEN_INITIALIZED);
+    /* Listed with a label and serial of its own, not as a blank token. */
+    assert_memory_equal(ti.label, "edgekey free slot (new token)   ", 32);
+    assert_memory_equal(ti.serialNumber, "(free)          ", 16);
     CK_UTF8CHAR label[32];
     memset(label, ' ', 32);
     memcpy(label, "unit", 4);
