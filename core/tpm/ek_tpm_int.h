@@ -111,6 +111,22 @@ TSS2_RC ek_tpm_read_public(TPM2_HANDLE h, TPM2B_PUBLIC *pub);
  * ESYS_TR_NONE); errors ignored. Lock held. */
 void ek_tpm_flush(ESYS_TR *tr);
 
+/* esys_crypto.c: ESYS's crypto (hashes, HMACs, nonces, salts, parameter
+ * encryption) in core's private library context, on tpm2-tss >= 4.0
+ * (EK_HAVE_ESYS_CRYPTO_CB, from meson). Install on each new ESYS context;
+ * a no-op returning success on tpm2-tss 3.x. */
+TSS2_RC ek_esys_crypto_install(ESYS_CONTEXT *esys);
+typedef enum ek_esys_crypto_kind {
+    EK_ESYS_CRYPTO_HASH,
+    EK_ESYS_CRYPTO_HMAC,
+    EK_ESYS_CRYPTO_RANDOM,
+    EK_ESYS_CRYPTO_SALT,
+    EK_ESYS_CRYPTO_CIPHER,
+    EK_ESYS_CRYPTO_KINDS
+} ek_esys_crypto_kind;
+/* How often ESYS called ours, per kind, since the process started (0 on 3.x). */
+unsigned long ek_esys_crypto_calls(ek_esys_crypto_kind kind);
+
 /* ---- slots.c (lock held): object slots, loaded keys, leftovers ---- */
 /* Our transient objects (object: uses an object slot) and sessions that are
  * not keys: spared by the leftover scan, counted against the slots. */

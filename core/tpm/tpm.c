@@ -254,6 +254,14 @@ static ek_rc do_connect(void)
     rc = Esys_Initialize(&conn.esys, conn.tcti, NULL);
     if (rc)
         return connect_fail(rc, "ESYS initialisation");
+    rc = ek_esys_crypto_install(conn.esys);
+    if (rc) {
+        connect_fail(rc, "Esys_SetCryptoCallbacks"); /* closes; its message is replaced */
+        return ek_error(EK_ERR_CONNECT,
+                        "tpm2-tss refused core's crypto callbacks (Esys_SetCryptoCallbacks: %s); "
+                        "run edgekey with the tpm2-tss >= 4.0 it was built against",
+                        Tss2_RC_Decode(rc));
+    }
     conn.pid = getpid();
     conn_fail_rc = TSS2_RC_SUCCESS;
     conn.broken = conn.stale = false;

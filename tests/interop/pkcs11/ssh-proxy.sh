@@ -31,7 +31,22 @@ if [ "${1:-}" != --proxy-part ]; then
     mods=$T/p11-modules
     mkdir -p "$mods"
     if [ "$(id -u)" = 0 ]; then
-        cp /usr/share/p11-kit/modules/*.module "$mods/" 2>/dev/null || true
+        # The machine's other modules, except one that links another
+        # tpm2-tss than ours: a process holds one libtss2-esys.so.0 (by
+        # soname), and whichever loads first wins. Only the compat suite
+        # (tpm2-tss 4.1 against Debian's tpm2-pkcs11 on 3.2) meets this.
+        ours=$(ldd "$EK_P11" | awk '/libtss2-esys/ {print $3}')
+        for m in /usr/share/p11-kit/modules/*.module; do
+            [ -f "$m" ] || continue
+            lib=$(sed -n 's/^module: *//p' "$m")
+            case $lib in /*) ;; *) lib=$(pkg-config --variable=p11_module_path p11-kit-1)/$lib ;; esac
+            theirs=$(ldd "$lib" 2>/dev/null | awk '/libtss2-esys/ {print $3}')
+            if [ -n "$theirs" ] && [ "$theirs" != "$ours" ]; then
+                echo "note: leaving out $(basename "$m"): it links $theirs, edgekey $ours"
+                continue
+            fi
+            cp "$m" "$mods/"
+        done
         printf 'module: %s\ncritical: no\n' "$EK_P11" >"$mods/edgekey.module"
         unshare -m bash -c 'mount --bind "$1" /usr/share/p11-kit/modules && exec bash "$2" --proxy-part' \
             _ "$mods" "$0" || fail "p11-kit proxy part"

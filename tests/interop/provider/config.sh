@@ -71,7 +71,8 @@ for v in -tls1_2 -tls1_3; do
         { cat "$T/cli.out" "$T/srv.out"; fail "software handshake $v"; }
     wait "$sp"
     grep -q "Verification: OK" "$T/cli.out" || fail "software handshake $v: server not verified"
-    grep -q "depth=0 CN = swclient" "$T/srv.out" || fail "software handshake $v: client not verified"
+    # "CN = x" up to OpenSSL 3.1, "CN=x" from 3.2 (the compat suite runs 3.5)
+    grep -Eq "depth=0 CN ?= ?swclient" "$T/srv.out" || fail "software handshake $v: client not verified"
     port=$((port + 1))
 done
 pass "software mutual TLS 1.2 and 1.3 handshakes"

@@ -71,10 +71,11 @@ check() {
     proto=$([ "$v" = -tls1_3 ] && echo TLSv1.3 || echo TLSv1.2)
     grep -q "Protocol *: $proto" "$T/cli.out" || { cat "$T/cli.out"; fail "$label: not $proto"; }
     grep -q "Verification: OK" "$T/cli.out" || fail "$label: client did not verify the server"
-    grep -q "^subject=CN = $scn" "$T/cli.out" || fail "$label: server is not CN=$scn"
+    # "CN = x" up to OpenSSL 3.1, "CN=x" from 3.2 (the compat suite runs 3.5)
+    grep -Eq "^subject=CN ?= ?$scn" "$T/cli.out" || fail "$label: server is not CN=$scn"
     # s_server's verify callback prints the chain it verified; with
     # -verify_return_error a failed verification ends the handshake.
-    grep -q "depth=0 CN = $ccn" "$T/srv.out" ||
+    grep -Eq "depth=0 CN ?= ?$ccn" "$T/srv.out" ||
         { cat "$T/srv.out"; fail "$label: client CN=$ccn not verified by the server"; }
     pass "$label"
 }
