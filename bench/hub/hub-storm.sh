@@ -3,7 +3,9 @@
 # loopback, hub_devsim enrols DEVICES devices and leaves their keys and
 # certificates in $T/keys, then hub_storm logs every device in once with a
 # full mutual-TLS handshake, and once more offering the TLS session kept from
-# an earlier connect (resumption). Prints both JSON lines.
+# an earlier connect (resumption). Then the same two without MQTT (TLS
+# handshake and close only: the broker's TLS share of the cost). Prints one
+# JSON line per run; cpu_ms_per_connect is the broker's CPU time.
 # Env: HUB_STORM_DEVICES (2000), HUB_STORM_THREADS (8),
 #      EDGEKEY_HUB_REGISTRY (sqlite | postgresql).
 PG_FSYNC=on
@@ -29,9 +31,10 @@ echo "# connect storm: $N devices, $TH client threads, registry ${EDGEKEY_HUB_RE
     --label enrol >"$T/enrol.json" || { cat "$T/enrol.json"; fail "enrolment failed"; }
 cat "$T/enrol.json"
 rc=0
-for mode in full resume; do
+for mode in full resume tls-full tls-resume; do
     args=()
-    [ "$mode" = resume ] && args=(--resume)
+    case $mode in tls-*) args+=(--tls-only) ;; esac
+    case $mode in *resume) args+=(--resume) ;; esac
     "$STORM" --host 127.0.0.1 --port "$MQTT_PORT" --ca "$CA" --product bench --keys "$T/keys" \
         --devices "$N" --threads "$TH" --cpu-pid "$BROKER_PID" --label "storm,registry=${EDGEKEY_HUB_REGISTRY:-sqlite}" \
         "${args[@]}" || rc=1
