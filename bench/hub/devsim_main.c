@@ -5,14 +5,20 @@
  *   hub_devsim --api URL --ca FILE --product PK --product-secret S
  *              [--token T --register] [--devices N] [--threads T]
  *              [--messages M --mqtt-host H --mqtt-port P] [--prefix P]
- *              [--log FILE] [--hub-pid PID] [--label TEXT]
+ *              [--log FILE] [--hub-pid PID] [--label TEXT] [--keys DIR]
+ * --keys DIR leaves each enrolled device's key and certificate in DIR/<dk>.pem
+ * and "dk secret" lines in DIR/devices.txt, so that hub_storm (storm.c) can
+ * log the same devices in again without enrolling them.
  * Exit status 1 if any device failed a step. */
 #include <mosquitto.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "devsim.h"
 
 double sim_now(void)
@@ -169,6 +175,39 @@ static long hub_rss_kb(const char *pid)
     return kb;
 }
 
+/* DIR/<dk>.pem (key, then certificate) and DIR/devices.txt for the enrolled
+ * devices; the key files are 0600 as any private key should be. */
+static int save_keys(const char *dir, const sim_dev *devs, int n)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/devices.txt", dir);
+    FILE *list = fopen(path, "w");
+    if (!list) {
+        perror(path);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (!devs[i].key || !devs[i].cert)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s.pem", dir, devs[i].dk);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f || !PEM_write_PrivateKey(f, devs[i].key, NULL, NULL, 0, NULL, NULL) ||
+            !PEM_write_X509(f, devs[i].cert))
+            rc = -1;
+        if (f)
+            rc |= fclose(f) ? -1 : 0;
+        else if (fd >= 0)
+            close(fd);
+        fprintf(list, "%s %s\n", devs[i].dk, devs[i].secret);
+    }
+    rc |= fclose(list) ? -1 : 0;
+    if (rc)
+        fprintf(stderr, "hub_devsim: cannot write the device keys to %s\n", dir);
+    return rc;
+}
+
 static const char *arg(int argc, char **argv, const char *name, const char *def)
 {
     for (int i = 1; i + 1 < argc; i++)
@@ -193,13 +232,15 @@ int main(int argc, char **argv)
     cfg.threads = atoi(arg(argc, argv, "--threads", "4"));
     const char *logp = arg(argc, argv, "--log", NULL), *pid = arg(argc, argv, "--hub-pid", NULL);
     const char *label = arg(argc, argv, "--label", "hub");
+    const char *keys = arg(argc, argv, "--keys", NULL);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--register") == 0)
             cfg.register_devices = 1;
     if (!cfg.api || !cfg.ca || !cfg.pk || !cfg.psecret || cfg.devices < 1 || cfg.threads < 1) {
         fprintf(stderr, "usage: hub_devsim --api URL --ca FILE --product PK --product-secret S "
                         "[--token T --register] [--devices N] [--threads T] [--messages M "
-                        "--mqtt-host H --mqtt-port P] [--prefix P] [--log FILE] [--hub-pid PID]\n");
+                        "--mqtt-host H --mqtt-port P] [--prefix P] [--log FILE] [--hub-pid PID] "
+                        "[--keys DIR]\n");
         return 2;
     }
     if (logp && !(cfg.log = fopen(logp, "a"))) {
@@ -218,6 +259,8 @@ int main(int argc, char **argv)
     rc |= run("apply", step_apply, &cfg, devs, 1, label);
     if (cfg.mqtt_port > 0 && rc == 0)
         rc |= run_mqtt(&cfg, devs, label);
+    if (keys)
+        rc |= save_keys(keys, devs, cfg.devices);
     if (pid)
         printf("{\"label\":\"%s\",\"hub_peak_rss_kb\":%ld}\n", label, hub_rss_kb(pid));
     for (int i = 0; i < cfg.devices; i++) {
