@@ -160,8 +160,8 @@ ek_rc ek_ak_activate(ek_key *ak, ek_ek_kind kind, const unsigned char *cred, siz
                      const unsigned char *esec, size_t esec_len, unsigned char **secret,
                      size_t *secret_len)
 {
-    TPM2B_ID_OBJECT c;
-    TPM2B_ENCRYPTED_SECRET s;
+    TPM2B_ID_OBJECT c = {0};
+    TPM2B_ENCRYPTED_SECRET s = {0};
     TPM2B_DIGEST *info = NULL;
     if (!ak || !secret || !secret_len)
         return ek_error(EK_ERR_INVALID, "activate credential: no AK or no output");

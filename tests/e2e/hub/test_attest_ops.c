@@ -259,13 +259,18 @@ static void refusals_start(dev *d)
     take(b, n, &kp);
     REFUSED(start(d, &d->ekpub, &kp, &data, &ec_), "attest_ak_attributes", "AK unrestricted");
     /* an AK with decrypt: the attribute word of the marshalled area */
-    TPM2B_PUBLIC ak;
+    /* zeroed: tss2-mu refuses to unmarshal a TPM2B_PUBLIC into one whose
+     * size field is not 0 (an uninitialised one failed at random) */
+    TPM2B_PUBLIC ak = {0};
     size_t off = 0;
     blob ak2;
-    Tss2_MU_TPM2B_PUBLIC_Unmarshal(d->akpub.b, d->akpub.n, &off, &ak);
-    ak.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT;
     ak2.n = 0;
-    Tss2_MU_TPM2B_PUBLIC_Marshal(&ak, ak2.b, sizeof(ak2.b), &ak2.n);
+    if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(d->akpub.b, d->akpub.n, &off, &ak) != TSS2_RC_SUCCESS)
+        DIE("unmarshal the AK's public area");
+    ak.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT;
+    ak.size = 0; /* the marshaller computes it */
+    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&ak, ak2.b, sizeof(ak2.b), &ak2.n) != TSS2_RC_SUCCESS)
+        DIE("marshal the AK's public area with decrypt");
     REFUSED(start(d, &d->ekpub, &ak2, &data, &ec_), "attest_ak_attributes", "AK decrypt");
     ek_key_free(k1);
 }
