@@ -53,7 +53,7 @@ void ek_sw_hmac_free(ek_sw_hmac *h);
 
 /* RSA-OAEP encryption of in to the public key (n, e; e 0 = 65537) with the
  * TPM's label convention (label's terminating NUL included). *outlen: room
- * in, ciphertext length out. */
+ * in, ciphertext length out. Asks no ENGINE (see crypto_oaep.c). */
 bool ek_sw_rsa_oaep(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const char *label,
                     const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 
