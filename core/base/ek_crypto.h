@@ -39,7 +39,8 @@ bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t le
 int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const uint8_t *mhash,
                    const uint8_t *sig, size_t slen);
 
-/* ---- what an ESYS session needs (crypto_tss.c; tpm/esys_crypto.c) ----
+/* ---- what an ESYS session needs (crypto_tss.c, crypto_oaep.c;
+ * tpm/esys_crypto.c) ----
  * All in the private context; none of them reports through ek_error, the
  * caller turns false into its own error. */
 
