@@ -1,7 +1,9 @@
-/* edgekey core: the software crypto an ESYS session needs (salts, running
- * HMACs, parameter encryption), in core's private library context
+/* edgekey core: the software crypto an ESYS session needs (running HMACs,
+ * the ECDH salt, parameter encryption), in core's private library context
  * (ek_crypto.h). tpm/esys_crypto.c hands these to tpm2-tss >= 4.0 through
- * Esys_SetCryptoCallbacks; running digests are crypto.c's ek_md_ctx.
+ * Esys_SetCryptoCallbacks; running digests are crypto.c's ek_md_ctx, the
+ * RSA-OAEP salt is crypto_oaep.c's (it needs deprecated APIs to keep an
+ * ENGINE out, and they stay in that file).
  *
  * The ECDH salt is computed with EC_GROUP/EC_POINT arithmetic, as ESYS's
  * own OpenSSL backend does for its multiplication, and not through an
@@ -17,9 +19,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/params.h>
-#include <openssl/rsa.h>
 
 #include "ek_crypto.h"
 
@@ -70,54 +70,6 @@ void ek_sw_hmac_free(ek_sw_hmac *h)
         return;
     EVP_MAC_CTX_free(h->ctx); /* cleanses the key schedule */
     OPENSSL_free(h);
-}
-
-/* ---- RSA-OAEP salt ---- */
-
-static EVP_PKEY *rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
-{
-    EVP_PKEY *pk = NULL;
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL);
-    OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *p = NULL;
-    EVP_PKEY_CTX *pc = NULL;
-    if (bn && b && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
-        OSSL_PARAM_BLD_push_uint32(b, OSSL_PKEY_PARAM_RSA_E, e) &&
-        (p = OSSL_PARAM_BLD_to_param(b)) &&
-        (pc = EVP_PKEY_CTX_new_from_name(ek_sw_ctx(), "RSA", NULL)) &&
-        EVP_PKEY_fromdata_init(pc) == 1)
-        EVP_PKEY_fromdata(pc, &pk, EVP_PKEY_PUBLIC_KEY, p);
-    EVP_PKEY_CTX_free(pc);
-    OSSL_PARAM_free(p);
-    OSSL_PARAM_BLD_free(b);
-    BN_free(bn);
-    return pk;
-}
-
-bool ek_sw_rsa_oaep(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const char *label,
-                    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
-{
-    if (!ek_sw_ctx() || md == EK_MD_NONE)
-        return false;
-    EVP_PKEY *pk = rsa_pub(n, nlen, e ? e : 65537);
-    EVP_PKEY_CTX *c = pk ? EVP_PKEY_CTX_new_from_pkey(ek_sw_ctx(), pk, NULL) : NULL;
-    /* TPM labels include their terminating NUL (TPM 2.0 part 1, B.10.3). */
-    size_t llen = strlen(label) + 1;
-    OSSL_PARAM p[4] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE,
-                                         OSSL_PKEY_RSA_PAD_MODE_OAEP, 0),
-        OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, (char *)ek_md_name(md),
-                                         0),
-        OSSL_PARAM_construct_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, (void *)label, llen),
-        OSSL_PARAM_construct_end()};
-    size_t n_out = 0;
-    bool ok = c && EVP_PKEY_encrypt_init_ex(c, p) == 1 &&
-              EVP_PKEY_encrypt(c, NULL, &n_out, in, inlen) == 1 && n_out <= *outlen &&
-              EVP_PKEY_encrypt(c, out, outlen, in, inlen) == 1;
-    EVP_PKEY_CTX_free(c);
-    EVP_PKEY_free(pk);
-    ERR_clear_error();
-    return ok;
 }
 
 /* ---- ECDH salt ---- */

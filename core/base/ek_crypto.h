@@ -39,7 +39,8 @@ bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t le
 int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const uint8_t *mhash,
                    const uint8_t *sig, size_t slen);
 
-/* ---- what an ESYS session needs (crypto_tss.c; tpm/esys_crypto.c) ----
+/* ---- what an ESYS session needs (crypto_tss.c, crypto_oaep.c;
+ * tpm/esys_crypto.c) ----
  * All in the private context; none of them reports through ek_error, the
  * caller turns false into its own error. */
 
@@ -53,7 +54,7 @@ void ek_sw_hmac_free(ek_sw_hmac *h);
 
 /* RSA-OAEP encryption of in to the public key (n, e; e 0 = 65537) with the
  * TPM's label convention (label's terminating NUL included). *outlen: room
- * in, ciphertext length out. */
+ * in, ciphertext length out. Asks no ENGINE (see crypto_oaep.c). */
 bool ek_sw_rsa_oaep(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const char *label,
                     const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 

@@ -6,8 +6,9 @@
  * encryption. Left to itself, ESYS 4.1 makes a fresh OSSL_LIB_CTX for every
  * hash and nonce and builds its ECDH key with an EVP_PKEY_CTX that an
  * application's default ENGINE for EC takes over; here everything runs in
- * core's context (base/crypto.c, base/crypto_tss.c) and the ECDH salt
- * without any EVP_PKEY_CTX. tpm.c installs them on every new ESYS context.
+ * core's context (base/crypto.c, base/crypto_tss.c, base/crypto_oaep.c) and
+ * both salts without any EVP_PKEY_CTX or ENGINE method. tpm.c installs them
+ * on every new ESYS context.
  * On tpm2-tss 3.x (no hook) this file only reports that it cannot. */
 #include <stdatomic.h>
 #include <stdlib.h>
