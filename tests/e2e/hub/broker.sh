@@ -10,7 +10,12 @@
 
 hub_config "${HUB_CA_MODE:-file}" "${HUB_KEY_MODE:-file}"
 hub init >/dev/null || fail "hub init"
+# Nagle off (docs/scaling.md); broker_start runs mosquitto on this very file,
+# and mosquitto refuses to start on a setting it does not know.
+grep -qx "set_tcp_nodelay true" "$HUB_DIR/broker/mosquitto.conf" ||
+    fail "generated broker config lacks 'set_tcp_nodelay true'"
 broker_start
+pass "mosquitto runs on the generated config (set_tcp_nodelay true)"
 hub_start
 product_add prodM
 for d in D1 D2 D3; do
