@@ -16,11 +16,11 @@
 #define BM_MAX_ROUNDS 16
 
 typedef struct bm_result {
-    double best, median;   /* operations per second */
-    unsigned long n;       /* operations in all rounds */
-    double cpu_us;         /* this process's CPU time (user + system) per operation:
-                            * the client's own cost, which waiting for the TPM
-                            * and other processes' load hardly change */
+    double best, median; /* operations per second */
+    unsigned long n;     /* operations in all rounds */
+    double cpu_us;       /* this process's CPU time (user + system) per operation:
+                          * the client's own cost, which waiting for the TPM
+                          * and other processes' load hardly change */
 } bm_result;
 
 static inline double bm_cpu_s(void)

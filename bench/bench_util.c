@@ -32,8 +32,8 @@ OSSL_LIB_CTX *bu_libctx(const char *provider, int tpm_first, const char *propq)
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
     if (ctx == NULL)
         return NULL;
-    int other = provider != NULL && strcmp(provider, "none") != 0 &&
-                strcmp(provider, "default") != 0;
+    int other =
+        provider != NULL && strcmp(provider, "none") != 0 && strcmp(provider, "default") != 0;
     int ok = 1;
     if (other && tpm_first)
         ok = load_one(ctx, provider);

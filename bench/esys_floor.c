@@ -23,24 +23,24 @@
 #include <tss2/tss2_tctildr.h>
 #include "bench_measure.h"
 
-#define CHECK(call, what)                                                        \
-    do {                                                                         \
-        TSS2_RC rc_ = (call);                                                    \
-        if (rc_ != TSS2_RC_SUCCESS) {                                            \
-            fprintf(stderr, "esys_floor: %s failed: %s\n", what, Tss2_RC_Decode(rc_)); \
-            return 1;                                                            \
-        }                                                                        \
+#define CHECK(call, what)                                                                          \
+    do {                                                                                           \
+        TSS2_RC rc_ = (call);                                                                      \
+        if (rc_ != TSS2_RC_SUCCESS) {                                                              \
+            fprintf(stderr, "esys_floor: %s failed: %s\n", what, Tss2_RC_Decode(rc_));             \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* The TCG storage-primary shape: ECC P-256, restricted decrypt, AES-128-CFB. */
 static TPM2B_PUBLIC srk_template(void)
 {
-    TPM2B_PUBLIC t = { 0 };
+    TPM2B_PUBLIC t = {0};
     t.publicArea.type = TPM2_ALG_ECC;
     t.publicArea.nameAlg = TPM2_ALG_SHA256;
     t.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-        TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
-        TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+                                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                    TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
     TPMS_ECC_PARMS *e = &t.publicArea.parameters.eccDetail;
     e->symmetric.algorithm = TPM2_ALG_AES;
     e->symmetric.keyBits.aes = 128;
@@ -54,11 +54,12 @@ static TPM2B_PUBLIC srk_template(void)
 /* A sign-only key with no fixed scheme (the scheme comes with each Sign). */
 static TPM2B_PUBLIC sign_template(TPMI_ALG_PUBLIC type)
 {
-    TPM2B_PUBLIC t = { 0 };
+    TPM2B_PUBLIC t = {0};
     t.publicArea.type = type;
     t.publicArea.nameAlg = TPM2_ALG_SHA256;
     t.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-        TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+                                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                    TPMA_OBJECT_SIGN_ENCRYPT;
     if (type == TPM2_ALG_RSA) {
         TPMS_RSA_PARMS *r = &t.publicArea.parameters.rsaDetail;
         r->symmetric.algorithm = TPM2_ALG_NULL;
@@ -77,17 +78,17 @@ static TPM2B_PUBLIC sign_template(TPMI_ALG_PUBLIC type)
 
 static int create_and_load(ESYS_CONTEXT *ctx, ESYS_TR parent, TPMI_ALG_PUBLIC type, ESYS_TR *key)
 {
-    TPM2B_SENSITIVE_CREATE sens = { 0 };
+    TPM2B_SENSITIVE_CREATE sens = {0};
     TPM2B_PUBLIC tmpl = sign_template(type);
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
     TPM2B_PRIVATE *priv = NULL;
     TPM2B_PUBLIC *pub = NULL;
     CHECK(Esys_Create(ctx, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
                       &outside, &pcrs, &priv, &pub, NULL, NULL, NULL),
           "Create signing key");
-    TSS2_RC rc = Esys_Load(ctx, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
-                           key);
+    TSS2_RC rc =
+        Esys_Load(ctx, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, key);
     Esys_Free(priv);
     Esys_Free(pub);
     CHECK(rc, "Load signing key");
@@ -119,7 +120,7 @@ static int sign_once(void *arg, unsigned long i)
 static int run_case(ESYS_CONTEXT *ctx, ESYS_TR key, ESYS_TR auth, const char *keyname,
                     const char *mode, TPMI_ALG_SIG_SCHEME scheme, double seconds)
 {
-    sign_case c = { .ctx = ctx, .key = key, .auth = auth };
+    sign_case c = {.ctx = ctx, .key = key, .auth = auth};
     c.scheme.scheme = scheme;
     c.scheme.details.any.hashAlg = TPM2_ALG_SHA256;
     c.ticket.tag = TPM2_ST_HASHCHECK;
@@ -146,12 +147,11 @@ static int run_all(ESYS_CONTEXT *ctx, ESYS_TR rsa, ESYS_TR ecc, ESYS_TR auth, co
 
 static int start_salted_session(ESYS_CONTEXT *ctx, ESYS_TR salt_key, ESYS_TR *session)
 {
-    TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES };
+    TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES};
     sym.keyBits.aes = 128;
     sym.mode.aes = TPM2_ALG_CFB;
     CHECK(Esys_StartAuthSession(ctx, salt_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256,
-                                session),
+                                ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, session),
           "StartAuthSession (salted)");
     /* Sign's first command parameter (the digest) is encrypted; its response
      * starts with a TPMT_SIGNATURE, which is not a TPM2B, so no ENCRYPT. */
@@ -187,10 +187,10 @@ int main(int argc, char **argv)
     CHECK(Tss2_TctiLdr_Initialize(tcti_conf, &tcti), "TCTI initialise");
     CHECK(Esys_Initialize(&ctx, tcti, NULL), "Esys_Initialize");
 
-    TPM2B_SENSITIVE_CREATE sens = { 0 };
+    TPM2B_SENSITIVE_CREATE sens = {0};
     TPM2B_PUBLIC tmpl = srk_template();
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
     ESYS_TR srk = ESYS_TR_NONE, rsa = ESYS_TR_NONE, ecc = ESYS_TR_NONE, sess = ESYS_TR_NONE;
     CHECK(Esys_CreatePrimary(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                              &sens, &tmpl, &outside, &pcrs, &srk, NULL, NULL, NULL, NULL),
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
              run_all(ctx, rsa, ecc, sess, "session", seconds);
 
     /* Leave nothing behind: a direct TCTI has only 3 object slots. */
-    ESYS_TR all[] = { sess, ecc, rsa, srk };
+    ESYS_TR all[] = {sess, ecc, rsa, srk};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] != ESYS_TR_NONE)
             Esys_FlushContext(ctx, all[i]);

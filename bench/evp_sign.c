@@ -28,7 +28,7 @@
 #include "bench_util.h"
 
 typedef enum { SCH_PKCS1, SCH_PSS, SCH_ECDSA } scheme;
-static const char *scheme_name[] = { "pkcs1", "pss", "ecdsa" };
+static const char *scheme_name[] = {"pkcs1", "pss", "ecdsa"};
 
 static unsigned char g_msg[128];
 
@@ -39,8 +39,8 @@ static size_t sign_once(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey, scheme s, unsigned
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     size_t siglen = sigmax;
-    int ok = md != NULL &&
-             EVP_DigestSignInit_ex(md, &pctx, "SHA256", libctx, NULL, pkey, NULL) == 1;
+    int ok =
+        md != NULL && EVP_DigestSignInit_ex(md, &pctx, "SHA256", libctx, NULL, pkey, NULL) == 1;
     if (ok && s == SCH_PSS)
         ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
@@ -58,8 +58,8 @@ static size_t sign_once(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey, scheme s, unsigned
 /* Check a signature with the default provider only, on the public key
  * copied out through SubjectPublicKeyInfo, so a broken TPM signature
  * cannot hide behind the provider that made it. */
-static int verify_default(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey, scheme s,
-                          const unsigned char *sig, size_t siglen)
+static int verify_default(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey, scheme s, const unsigned char *sig,
+                          size_t siglen)
 {
     unsigned char *der = NULL;
     int len = i2d_PUBKEY(pkey, &der);
@@ -68,9 +68,9 @@ static int verify_default(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey, scheme s,
     OPENSSL_free(der);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    int ok = pub != NULL && md != NULL &&
-             EVP_DigestVerifyInit_ex(md, &pctx, "SHA256", libctx, "provider=default", pub,
-                                     NULL) == 1;
+    int ok =
+        pub != NULL && md != NULL &&
+        EVP_DigestVerifyInit_ex(md, &pctx, "SHA256", libctx, "provider=default", pub, NULL) == 1;
     if (ok && s == SCH_PSS)
         ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
@@ -112,7 +112,7 @@ static int run_scheme(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey, scheme s, const char
     size_t siglen = sign_once(libctx, pkey, s, sig, sizeof sig);
     if (siglen == 0 || (verify && !verify_default(libctx, pkey, s, sig, siglen)))
         return 1;
-    sign_arg a = { libctx, pkey, s };
+    sign_arg a = {libctx, pkey, s};
     bm_result r;
     if (bm_measure(seconds, timed_sign, &a, &r) != 0)
         return 1;

@@ -37,8 +37,7 @@ static SSL_CTX *make_ctx(OSSL_LIB_CTX *libctx, int server, int version, EVP_PKEY
 {
     SSL_CTX *ctx = SSL_CTX_new_ex(libctx, NULL, server ? TLS_server_method() : TLS_client_method());
     X509 *x = bu_load_cert(libctx, cert);
-    int ok = ctx != NULL && x != NULL &&
-             SSL_CTX_set_min_proto_version(ctx, version) == 1 &&
+    int ok = ctx != NULL && x != NULL && SSL_CTX_set_min_proto_version(ctx, version) == 1 &&
              SSL_CTX_set_max_proto_version(ctx, version) == 1 &&
              SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
              SSL_CTX_check_private_key(ctx) == 1 &&
@@ -145,12 +144,13 @@ static int run_version(OSSL_LIB_CTX *clib, OSSL_LIB_CTX *slib, EVP_PKEY *ckey, E
     const char *sigalg = "?";
     if (handshake(cctx, sctx, &sigalg) != 0)
         goto out;
-    hs_arg a = { cctx, sctx };
+    hs_arg a = {cctx, sctx};
     bm_result r;
     if (bm_measure(seconds, timed_handshake, &a, &r) != 0)
         goto out;
     printf("BENCH tls/%s/%s %.1f hs/s %.3f ms (best of %d; median %.1f/s; n=%lu; client sigalg "
-           "%s)\n", label, vname, r.best, 1000.0 / r.best, bm_rounds(), r.median, r.n, sigalg);
+           "%s)\n",
+           label, vname, r.best, 1000.0 / r.best, bm_rounds(), r.median, r.n, sigalg);
     printf("BENCH cpu/tls/%s/%s %.0f us/hs (CPU of client and server together)\n", label, vname,
            r.cpu_us);
     fflush(stdout);
@@ -163,11 +163,10 @@ out:
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: tls_bench --provider NAME|none --key K --cert C --ca CA\n"
-            "       --server-key SK --server-cert SC [--tls 1.2|1.3|both]\n"
-            "       [--seconds S | --count N] [--label ID] [--pass-env VAR] [--propq Q]\n"
-            "       [--default-first]\n");
+    fprintf(stderr, "usage: tls_bench --provider NAME|none --key K --cert C --ca CA\n"
+                    "       --server-key SK --server-cert SC [--tls 1.2|1.3|both]\n"
+                    "       [--seconds S | --count N] [--label ID] [--pass-env VAR] [--propq Q]\n"
+                    "       [--default-first]\n");
     return 2;
 }
 
@@ -175,7 +174,7 @@ int main(int argc, char **argv)
 {
     const char *prov = "none", *label = NULL, *ca = NULL, *tls = "both", *pass = NULL,
                *propq = NULL;
-    side_cfg cl = { 0 }, sv = { 0 };
+    side_cfg cl = {0}, sv = {0};
     double seconds = 3.0;
     long count = 0;
     int tpm_first = 1;
@@ -188,27 +187,39 @@ int main(int argc, char **argv)
         if (v == NULL)
             return usage();
         i++;
-        if (!strcmp(a, "--provider")) prov = v;
-        else if (!strcmp(a, "--key")) cl.key = v;
-        else if (!strcmp(a, "--cert")) cl.cert = v;
-        else if (!strcmp(a, "--ca")) ca = v;
-        else if (!strcmp(a, "--server-key")) sv.key = v;
-        else if (!strcmp(a, "--server-cert")) sv.cert = v;
-        else if (!strcmp(a, "--tls")) tls = v;
-        else if (!strcmp(a, "--seconds")) seconds = atof(v);
-        else if (!strcmp(a, "--count")) count = atol(v);
-        else if (!strcmp(a, "--label")) label = v;
-        else if (!strcmp(a, "--pass-env")) pass = getenv(v);
-        else if (!strcmp(a, "--propq")) propq = v;
-        else return usage();
+        if (!strcmp(a, "--provider"))
+            prov = v;
+        else if (!strcmp(a, "--key"))
+            cl.key = v;
+        else if (!strcmp(a, "--cert"))
+            cl.cert = v;
+        else if (!strcmp(a, "--ca"))
+            ca = v;
+        else if (!strcmp(a, "--server-key"))
+            sv.key = v;
+        else if (!strcmp(a, "--server-cert"))
+            sv.cert = v;
+        else if (!strcmp(a, "--tls"))
+            tls = v;
+        else if (!strcmp(a, "--seconds"))
+            seconds = atof(v);
+        else if (!strcmp(a, "--count"))
+            count = atol(v);
+        else if (!strcmp(a, "--label"))
+            label = v;
+        else if (!strcmp(a, "--pass-env"))
+            pass = getenv(v);
+        else if (!strcmp(a, "--propq"))
+            propq = v;
+        else
+            return usage();
     }
     if (!cl.key || !cl.cert || !ca || !sv.key || !sv.cert)
         return usage();
     if (label == NULL)
         label = prov;
 
-    OSSL_LIB_CTX *clib = bu_libctx(prov, tpm_first, propq),
-                 *slib = bu_libctx("none", 0, NULL);
+    OSSL_LIB_CTX *clib = bu_libctx(prov, tpm_first, propq), *slib = bu_libctx("none", 0, NULL);
     if (clib == NULL || slib == NULL)
         return 1;
     EVP_PKEY *ckey = bu_load_key(clib, cl.key, pass), *skey = bu_load_key(slib, sv.key, NULL);

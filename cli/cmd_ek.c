@@ -1,7 +1,7 @@
 /* edgekey ek: the TPM's endorsement key certificate (docs/attestation.md).
  *
- * Shows the EK certificate from its NV index (RSA-2048, P-256, P-384), its issuer, whether the EK the
- * TPM derives from the standard template is the certificate's key, and with
+ * Shows the EK certificate from its NV index (RSA-2048, P-256, P-384), its issuer, whether the EK
+ * the TPM derives from the standard template is the certificate's key, and with
  * --roots whether the certificate verifies against the given manufacturer
  * roots (X509_verify_cert, no purpose: EK certificates carry the TCG EKU
  * 2.23.133.8.1, not a TLS one). */

@@ -141,10 +141,10 @@ int cmd_info(cli_ctx *ctx, int argc, char **argv)
     ek_rc rc = ek_tpm_get_info(&ti);
     if (rc != EK_OK)
         return out_fail(ctx, rc);
-    json_t *res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tpm", tpm_json(&ti), "rsa_pss",
-                            pss_json(o.probe, &ti), "lockout", lockout_json(&ti), "clock",
-                            clock_json(), "tcti",
-                            out_str(ti.tcti[0] ? ti.tcti : "(TCTI loader default)"), "store",
-                            out_str(ek_store_root()), "policy", policy_json(cfg));
+    json_t *res =
+        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tpm", tpm_json(&ti), "rsa_pss",
+                  pss_json(o.probe, &ti), "lockout", lockout_json(&ti), "clock", clock_json(),
+                  "tcti", out_str(ti.tcti[0] ? ti.tcti : "(TCTI loader default)"), "store",
+                  out_str(ek_store_root()), "policy", policy_json(cfg));
     return out_result(ctx, res);
 }

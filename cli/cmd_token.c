@@ -413,10 +413,9 @@ static int token_delete(cli_ctx *ctx, const opts *o)
                objs, datas, st.has_so_pin ? ", its PINs" : "");
         return fflush(stdout) == 0 ? EXIT_OK : EXIT_STORE;
     }
-    return out_result(ctx, json_pack("{s:{s:o,s:I,s:I,s:b}}", "deleted", "token",
-                                     out_str(o->token), "objects", (json_int_t)objs,
-                                     "data_objects", (json_int_t)datas, "had_pins",
-                                     st.has_so_pin));
+    return out_result(ctx, json_pack("{s:{s:o,s:I,s:I,s:b}}", "deleted", "token", out_str(o->token),
+                                     "objects", (json_int_t)objs, "data_objects", (json_int_t)datas,
+                                     "had_pins", st.has_so_pin));
 }
 
 /* ---- token migrate ---- */
@@ -471,9 +470,9 @@ static int migrate_report(cli_ctx *ctx, const opts *o, const ek_token_pin_kind k
     migrated_text(k[EK_TOKEN_USER], user, sizeof(user));
     bool any = kind_old(k[EK_TOKEN_SO]) || kind_old(k[EK_TOKEN_USER]);
     if (ctx->json)
-        return out_result(ctx, json_pack("{s:{s:o,s:b,s:s,s:s}}", "migrate", "token",
-                                         out_str(o->token), "migrated", any, "so_pin", so,
-                                         "user_pin", user));
+        return out_result(ctx,
+                          json_pack("{s:{s:o,s:b,s:s,s:s}}", "migrate", "token", out_str(o->token),
+                                    "migrated", any, "so_pin", so, "user_pin", user));
     if (any)
         printf("token %s migrated to DA-protected sealed secrets: SO PIN %s, user PIN %s\n",
                o->token, so, user);
@@ -507,11 +506,10 @@ static json_t *state_json(const ek_token_info *t)
                          out_str(ek_last_error()));
     return json_pack("{s:o,s:o,s:o,s:b,s:b,s:i,s:i,s:i,s:b,s:b,s:s,s:s,s:b}", "token",
                      out_str(t->label), "serial", out_str(t->serial), "dir", out_str(t->dir),
-                     "login_required", p.has_so_pin, "user_pin_set", p.has_user_pin,
-                     "user_fails", (int)p.user_fails, "so_fails", (int)p.so_fails, "max_tries",
-                     (int)p.max_tries, "user_pin_locked",
-                     p.has_user_pin && p.user_fails >= p.max_tries, "so_pin_locked",
-                     p.has_so_pin && p.so_fails >= p.max_tries, "so_pin_storage",
+                     "login_required", p.has_so_pin, "user_pin_set", p.has_user_pin, "user_fails",
+                     (int)p.user_fails, "so_fails", (int)p.so_fails, "max_tries", (int)p.max_tries,
+                     "user_pin_locked", p.has_user_pin && p.user_fails >= p.max_tries,
+                     "so_pin_locked", p.has_so_pin && p.so_fails >= p.max_tries, "so_pin_storage",
                      kind_name(p.kind[EK_TOKEN_SO]), "user_pin_storage",
                      kind_name(p.kind[EK_TOKEN_USER]), "needs_migration", p.needs_migration);
 }

@@ -47,24 +47,27 @@ typedef enum ek_addr_kind {
 } ek_addr_kind;
 
 typedef enum ek_obj_class {
-    EK_OBJ_ANY = 0, EK_OBJ_PRIVATE = 1, EK_OBJ_PUBLIC = 2, EK_OBJ_CERT = 3,
+    EK_OBJ_ANY = 0,
+    EK_OBJ_PRIVATE = 1,
+    EK_OBJ_PUBLIC = 2,
+    EK_OBJ_CERT = 3,
 } ek_obj_class;
 
 typedef struct ek_addr {
     ek_addr_kind kind;
-    uint32_t handle;              /* EK_ADDR_HANDLE */
-    char path[1024];              /* file forms */
+    uint32_t handle; /* EK_ADDR_HANDLE */
+    char path[1024]; /* file forms */
     /* pkcs11: (also filled for EK_ADDR_URI_FILE from the wrapped URI) */
-    char token[33];               /* "" = any */
+    char token[33]; /* "" = any */
     char serial[17];
     char model[17];
     char manufacturer[33];
-    char object[256];             /* CKA_LABEL; "" = any */
-    unsigned char id[64];         /* CKA_ID */
-    size_t id_len;                /* 0 = any */
+    char object[256];     /* CKA_LABEL; "" = any */
+    unsigned char id[64]; /* CKA_ID */
+    size_t id_len;        /* 0 = any */
     ek_obj_class type;
-    bool has_pin;                 /* pin-value given in the URI */
-    char pin[128];                /* wiped by ek_addr_clear */
+    bool has_pin;  /* pin-value given in the URI */
+    char pin[128]; /* wiped by ek_addr_clear */
 } ek_addr;
 
 /* Parse a string. For files it reads the start of the file to tell a TSS2
@@ -92,7 +95,7 @@ EK_API ek_rc ek_addr_uri_der_decode(const unsigned char *der, size_t len, char *
  * decline and let others try. Uses the URI's pin-value as auth if given. */
 EK_API ek_rc ek_key_open(const char *address, ek_key **out);
 
-EK_API void ek_addr_clear(ek_addr *a);   /* wipes the PIN */
+EK_API void ek_addr_clear(ek_addr *a); /* wipes the PIN */
 
 /* s for a message: any pin-value shown as "pin-value=***", cut to size
  * (size > 0). Returns buf. */

@@ -21,17 +21,17 @@
 
 typedef enum ek_rc {
     EK_OK = 0,
-    EK_ERR_INVALID,      /* malformed argument or input (bad URI, bad key file) */
-    EK_ERR_POLICY,       /* refused by policy (key size, algorithm) */
-    EK_ERR_NOT_FOUND,    /* no such key, token, handle or file */
-    EK_ERR_EXISTS,       /* object or handle already present */
-    EK_ERR_AUTH,         /* wrong or missing authorisation value */
-    EK_ERR_LOCKOUT,      /* TPM dictionary-attack lockout in force */
-    EK_ERR_TPM,          /* the TPM refused the command */
-    EK_ERR_CONNECT,      /* the TPM cannot be reached (TCTI) */
-    EK_ERR_IO,           /* store or file I/O */
+    EK_ERR_INVALID,   /* malformed argument or input (bad URI, bad key file) */
+    EK_ERR_POLICY,    /* refused by policy (key size, algorithm) */
+    EK_ERR_NOT_FOUND, /* no such key, token, handle or file */
+    EK_ERR_EXISTS,    /* object or handle already present */
+    EK_ERR_AUTH,      /* wrong or missing authorisation value */
+    EK_ERR_LOCKOUT,   /* TPM dictionary-attack lockout in force */
+    EK_ERR_TPM,       /* the TPM refused the command */
+    EK_ERR_CONNECT,   /* the TPM cannot be reached (TCTI) */
+    EK_ERR_IO,        /* store or file I/O */
     EK_ERR_NOMEM,
-    EK_ERR_UNSUPPORTED,  /* valid request this TPM or build cannot do */
+    EK_ERR_UNSUPPORTED, /* valid request this TPM or build cannot do */
     EK_ERR_BUFFER_TOO_SMALL,
 } ek_rc;
 
@@ -40,8 +40,7 @@ EK_API const char *ek_last_error(void);
 
 /* Set the thread's message and return rc, so callers can write
  *   return ek_error(EK_ERR_POLICY, "RSA-%u refused: ...", bits); */
-EK_API ek_rc ek_error(ek_rc rc, const char *fmt, ...)
-           __attribute__((format(printf, 2, 3)));
+EK_API ek_rc ek_error(ek_rc rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ek_rc ek_verror(ek_rc rc, const char *fmt, va_list ap);
 
 /* Short fixed name of an rc ("policy", "not found", ...). */

@@ -18,13 +18,13 @@
 #include "ek_key.h"
 
 typedef struct ek_persistent {
-    uint32_t handle;       /* 0x81000000..0x81FFFFFF */
-    ek_alg alg;            /* EK_ALG_NONE for keyedhash/symcipher objects */
-    unsigned bits;         /* RSA modulus bits or curve bits */
+    uint32_t handle; /* 0x81000000..0x81FFFFFF */
+    ek_alg alg;      /* EK_ALG_NONE for keyedhash/symcipher objects */
+    unsigned bits;   /* RSA modulus bits or curve bits */
     ek_curve curve;
-    char type[16];         /* "rsa2048", "ec-p256", "keyedhash", "symcipher", "?" */
+    char type[16]; /* "rsa2048", "ec-p256", "keyedhash", "symcipher", "?" */
     bool sign, decrypt, restricted;
-    bool readable;         /* false: ReadPublic failed (type unknown) */
+    bool readable; /* false: ReadPublic failed (type unknown) */
 } ek_persistent;
 
 /* Every persistent handle (TPM2_GetCapability(HANDLES)) with its public

@@ -16,18 +16,18 @@
 #include "ek_key.h"
 
 typedef struct ek_tpm_info {
-    char manufacturer[5];   /* "IBM", "INTC", ... */
-    char vendor[17];        /* vendor strings joined */
-    uint32_t fw_major, fw_minor;  /* from FIRMWARE_VERSION_1 */
+    char manufacturer[5];               /* "IBM", "INTC", ... */
+    char vendor[17];                    /* vendor strings joined */
+    uint32_t fw_major, fw_minor;        /* from FIRMWARE_VERSION_1 */
     uint32_t spec_level, spec_revision; /* revision x100 (164 = 1.64) */
     uint32_t spec_year;
     char tcti[512];
     bool alg_rsa2048, alg_rsa3072, alg_rsa4096, alg_p256, alg_p384, alg_pss;
-    uint32_t transient_slots;  /* TPM2_PT_HR_TRANSIENT_MIN */
-    bool da_locked;            /* TPMA_PERMANENT inLockout */
+    uint32_t transient_slots; /* TPM2_PT_HR_TRANSIENT_MIN */
+    bool da_locked;           /* TPMA_PERMANENT inLockout */
     uint32_t da_failed, da_max, da_recovery_s, da_lockout_recovery_s;
-    bool srk_persistent;       /* 0x81000001 exists */
-    ek_pss_salt pss_salt;      /* as probed, EK_PSS_SALT_UNKNOWN if not yet */
+    bool srk_persistent;  /* 0x81000001 exists */
+    ek_pss_salt pss_salt; /* as probed, EK_PSS_SALT_UNKNOWN if not yet */
 } ek_tpm_info;
 
 EK_API ek_rc ek_tpm_get_info(ek_tpm_info *out);

@@ -32,26 +32,26 @@ typedef struct ek_key ek_key;
 typedef enum ek_alg { EK_ALG_NONE = 0, EK_ALG_RSA = 1, EK_ALG_EC = 2 } ek_alg;
 typedef enum ek_curve { EK_CURVE_NONE = 0, EK_CURVE_P256 = 1, EK_CURVE_P384 = 2 } ek_curve;
 
-#define EK_MAX_RSA_BYTES 512          /* 4096-bit modulus */
-#define EK_MAX_EC_POINT (1 + 2 * 48)  /* uncompressed P-384 point */
+#define EK_MAX_RSA_BYTES 512         /* 4096-bit modulus */
+#define EK_MAX_EC_POINT (1 + 2 * 48) /* uncompressed P-384 point */
 
 /* The public half, copied out of the TPM2B_PUBLIC. */
 typedef struct ek_pubkey {
     ek_alg alg;
-    unsigned bits;                    /* modulus bits, or curve bits */
+    unsigned bits; /* modulus bits, or curve bits */
     ek_curve curve;
-    unsigned char n[EK_MAX_RSA_BYTES];/* RSA modulus, big-endian, no leading 0 */
+    unsigned char n[EK_MAX_RSA_BYTES]; /* RSA modulus, big-endian, no leading 0 */
     size_t n_len;
-    uint32_t e;                       /* RSA public exponent (65537 when TPM says 0) */
+    uint32_t e;                           /* RSA public exponent (65537 when TPM says 0) */
     unsigned char point[EK_MAX_EC_POINT]; /* EC: 0x04 || X || Y, fixed width */
     size_t point_len;
 } ek_pubkey;
 
 typedef struct ek_keygen_spec {
     ek_alg alg;
-    unsigned bits;                    /* RSA: 2048, 3072, 4096 */
-    ek_curve curve;                   /* EC: P-256, P-384 */
-    const unsigned char *auth;        /* key auth value; NULL/0 = empty auth */
+    unsigned bits;             /* RSA: 2048, 3072, 4096 */
+    ek_curve curve;            /* EC: P-256, P-384 */
+    const unsigned char *auth; /* key auth value; NULL/0 = empty auth */
     size_t auth_len;
     /* The auth value is a 256-bit value derived by core (a token key), not
      * a human password. Such keys and keys with an empty auth are noDA: the
@@ -61,26 +61,30 @@ typedef struct ek_keygen_spec {
 } ek_keygen_spec;
 
 typedef enum ek_sig_scheme {
-    EK_SIG_RSA_PKCS1 = 1,             /* RSASSA-PKCS1-v1_5 */
-    EK_SIG_RSA_PSS = 2,               /* RSASSA-PSS, salt length = digest length */
+    EK_SIG_RSA_PKCS1 = 1, /* RSASSA-PKCS1-v1_5 */
+    EK_SIG_RSA_PSS = 2,   /* RSASSA-PSS, salt length = digest length */
     EK_SIG_ECDSA = 3,
 } ek_sig_scheme;
 
 typedef enum ek_md {
-    EK_MD_NONE = 0, EK_MD_SHA1 = 1, EK_MD_SHA256 = 2, EK_MD_SHA384 = 3, EK_MD_SHA512 = 4,
+    EK_MD_NONE = 0,
+    EK_MD_SHA1 = 1,
+    EK_MD_SHA256 = 2,
+    EK_MD_SHA384 = 3,
+    EK_MD_SHA512 = 4,
 } ek_md;
 
 typedef enum ek_ecdsa_fmt {
-    EK_ECDSA_DER = 0,                 /* ECDSA-Sig-Value (OpenSSL, X.509) */
-    EK_ECDSA_RAW = 1,                 /* r || s, each curve-size bytes (PKCS#11) */
+    EK_ECDSA_DER = 0, /* ECDSA-Sig-Value (OpenSSL, X.509) */
+    EK_ECDSA_RAW = 1, /* r || s, each curve-size bytes (PKCS#11) */
 } ek_ecdsa_fmt;
 
 /* What this TPM does for RSA-PSS salts (probed once per process by the first
  * PSS signature, which is checked in software). */
 typedef enum ek_pss_salt {
     EK_PSS_SALT_UNKNOWN = 0,
-    EK_PSS_SALT_DIGEST = 1,           /* salt = digest length: TLS 1.3 works */
-    EK_PSS_SALT_MAX = 2,              /* maximum salt: TLS 1.3 will reject it */
+    EK_PSS_SALT_DIGEST = 1, /* salt = digest length: TLS 1.3 works */
+    EK_PSS_SALT_MAX = 2,    /* maximum salt: TLS 1.3 will reject it */
 } ek_pss_salt;
 
 /* Create a new sign-only key under the SRK (fixedTPM|fixedParent|
@@ -138,7 +142,7 @@ EK_API ek_rc ek_key_sign(ek_key *key, ek_sig_scheme scheme, ek_md md, const unsi
 void ek_key_unload(ek_key *key);
 
 EK_API ek_key *ek_key_ref(ek_key *key);
-EK_API void ek_key_free(ek_key *key);       /* NULL is fine; wipes auth on last ref */
+EK_API void ek_key_free(ek_key *key); /* NULL is fine; wipes auth on last ref */
 
 EK_API ek_pss_salt ek_tpm_pss_salt(void);
 
@@ -148,22 +152,22 @@ EK_API ek_pss_salt ek_tpm_pss_salt(void);
 EK_API ek_rc ek_tpm_random(unsigned char *buf, size_t len);
 
 /* Digest helpers shared by the faces. */
-EK_API size_t ek_md_size(ek_md md);                      /* 0 for EK_MD_NONE */
-EK_API ek_md ek_md_from_name(const char *name);          /* "SHA256", "sha-256", "SHA2-256" ... */
-EK_API const char *ek_md_name(ek_md md);                 /* OpenSSL name: "SHA256" */
+EK_API size_t ek_md_size(ek_md md);             /* 0 for EK_MD_NONE */
+EK_API ek_md ek_md_from_name(const char *name); /* "SHA256", "sha-256", "SHA2-256" ... */
+EK_API const char *ek_md_name(ek_md md);        /* OpenSSL name: "SHA256" */
 /* A running digest (SHA-1/256/384/512) in core's private OpenSSL library
  * context (core/base/crypto.c): what a face hashes before a TPM signature,
  * out of reach of a TPM provider the application loaded (tpm2-openssl's
  * tpm2.digest would send it to the TPM). The caller owns the context. */
 typedef struct ek_md_ctx ek_md_ctx;
-EK_API ek_md_ctx *ek_md_ctx_new(ek_md md);              /* NULL: EK_MD_NONE or no memory */
-EK_API ek_md_ctx *ek_md_ctx_dup(const ek_md_ctx *src);  /* NULL: no memory */
-EK_API bool ek_md_ctx_reset(ek_md_ctx *c, ek_md md);    /* start again, maybe another digest */
+EK_API ek_md_ctx *ek_md_ctx_new(ek_md md);             /* NULL: EK_MD_NONE or no memory */
+EK_API ek_md_ctx *ek_md_ctx_dup(const ek_md_ctx *src); /* NULL: no memory */
+EK_API bool ek_md_ctx_reset(ek_md_ctx *c, ek_md md);   /* start again, maybe another digest */
 EK_API bool ek_md_ctx_update(ek_md_ctx *c, const void *data, size_t len);
 /* Writes ek_md_size() bytes; the context must be reset before reuse. */
 EK_API bool ek_md_ctx_final(ek_md_ctx *c, unsigned char *out);
 ek_md ek_md_ctx_md(const ek_md_ctx *c);
-EK_API void ek_md_ctx_free(ek_md_ctx *c);               /* NULL is fine; wipes the state */
+EK_API void ek_md_ctx_free(ek_md_ctx *c); /* NULL is fine; wipes the state */
 /* One shot: out gets ek_md_size(md) bytes. */
 EK_API bool ek_md_digest(ek_md md, const void *data, size_t len, unsigned char *out);
 

@@ -35,7 +35,7 @@
 
 typedef struct ek_keyfile {
     bool empty_auth;
-    uint32_t parent;          /* 0x40000001 owner hierarchy, or 0x81xxxxxx */
+    uint32_t parent; /* 0x40000001 owner hierarchy, or 0x81xxxxxx */
     TPM2B_PUBLIC pub;
     TPM2B_PRIVATE priv;
 } ek_keyfile;

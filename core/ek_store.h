@@ -51,9 +51,9 @@ typedef struct ek_store_obj {
     ek_alg alg;
     unsigned bits;
     ek_curve curve;
-    uint32_t handle;          /* persistent handle, 0 if blob-only */
-    bool has_key;             /* .key file or handle */
-    bool has_cert;            /* .crt file */
+    uint32_t handle; /* persistent handle, 0 if blob-only */
+    bool has_key;    /* .key file or handle */
+    bool has_cert;   /* .crt file */
     time_t created;
 } ek_store_obj;
 
@@ -65,7 +65,6 @@ typedef struct ek_store_obj {
 /* Root in use (config), e.g. for messages. NULL if the configuration is
  * broken (ek_last_error says why). */
 EK_API const char *ek_store_root(void);
-
 
 /* Create the token if missing (EK_OK if it exists). */
 EK_API ek_rc ek_store_token_ensure(const char *token, ek_token_info *out);

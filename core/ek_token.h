@@ -97,8 +97,7 @@ EK_API ek_rc ek_token_pin_state(const char *token, ek_token_pins *out);
  * no kind to move means there was nothing to do. EK_ERR_INVALID if a PIN
  * that must be moved was not given. */
 EK_API ek_rc ek_token_migrate(const char *token, const char *so_pin, size_t so_len,
-                              const char *user_pin, size_t user_len,
-                              ek_token_pin_kind before[2]);
+                              const char *user_pin, size_t user_len, ek_token_pin_kind before[2]);
 
 /* True if keys of this token need an auth value derived from the secret. */
 EK_API bool ek_token_login_required(const char *token);

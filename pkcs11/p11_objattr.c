@@ -86,10 +86,10 @@ ASN1_SEQUENCE(P11_RSAPUB) = {
     ASN1_SIMPLE(P11_RSAPUB, n, ASN1_INTEGER),
     ASN1_SIMPLE(P11_RSAPUB, e, ASN1_INTEGER),
 } static_ASN1_SEQUENCE_END(P11_RSAPUB)
-/* clang-format on */
+    /* clang-format on */
 
-/* DER RSAPublicKey; *out OPENSSL_malloc'ed. */
-static int rsa_pub_der(const ek_pubkey *pub, unsigned char **out)
+    /* DER RSAPublicKey; *out OPENSSL_malloc'ed. */
+    static int rsa_pub_der(const ek_pubkey *pub, unsigned char **out)
 {
     P11_RSAPUB *k = (P11_RSAPUB *)ASN1_item_new(ASN1_ITEM_rptr(P11_RSAPUB));
     BIGNUM *n = BN_bin2bn(pub->n, (int)pub->n_len, NULL);

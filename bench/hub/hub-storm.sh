@@ -7,8 +7,9 @@
 # handshake and close only: the broker's TLS share of the cost). Prints one
 # JSON line per run; cpu_ms_per_connect is the broker's CPU time.
 # Env: HUB_STORM_DEVICES (2000), HUB_STORM_THREADS (8),
-#      HUB_STORM_NODELAY=1 (the broker with set_tcp_nodelay true: without it
-#      each CONNACK waits ~40 ms for the client's delayed ACK, Nagle),
+#      HUB_STORM_NODELAY=0 (the broker with set_tcp_nodelay false instead of
+#      the true init writes: each CONNACK then waits ~40 ms for the client's
+#      delayed ACK, Nagle),
 #      EDGEKEY_HUB_REGISTRY (sqlite | postgresql).
 # read by tests/lib/pg.sh (via lib.sh) with EDGEKEY_HUB_REGISTRY=postgresql:
 # each commit on disk, as SQLite's durability = full
@@ -24,13 +25,19 @@ TH=${HUB_STORM_THREADS:-8}
 
 hub_config file file "api_threads = 4"
 hub init >/dev/null || fail "hub init"
-[ "${HUB_STORM_NODELAY:-0}" = 1 ] && echo "set_tcp_nodelay true" >>"$HUB_DIR/broker/mosquitto.conf"
+NODELAY=true
+if [ "${HUB_STORM_NODELAY:-1}" = 0 ]; then
+    NODELAY=false
+    sed -i 's/^set_tcp_nodelay true$/set_tcp_nodelay false/' "$HUB_DIR/broker/mosquitto.conf"
+fi
+grep -qx "set_tcp_nodelay $NODELAY" "$HUB_DIR/broker/mosquitto.conf" ||
+    fail "broker config: no 'set_tcp_nodelay $NODELAY'"
 broker_start
 hub_start
 product_add bench
 mkdir -p "$T/keys"
 echo "# connect storm: $N devices, $TH client threads, registry ${EDGEKEY_HUB_REGISTRY:-sqlite}," \
-     "broker set_tcp_nodelay $([ "${HUB_STORM_NODELAY:-0}" = 1 ] && echo true || echo false)," \
+     "broker set_tcp_nodelay $NODELAY," \
      "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # enrolment only (no --mqtt-port): its figures are printed, but are not the point here
 "$DEVSIM" --api "$API" --ca "$CA" --token "$ADMIN_TOKEN" --register --product bench \

@@ -36,7 +36,7 @@ void ek_log(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    const char *name = level == EK_LOG_ALERT              ? "warning"
+    const char *name = level == EK_LOG_ALERT        ? "warning"
                        : (level >= 0 && level <= 3) ? names[level]
                                                     : "log";
     fprintf(stderr, "edgekey: %s: %s\n", name, line);

@@ -22,7 +22,6 @@
 #include <openssl/pem.h>
 #include <tss2/tss2_mu.h>
 
-
 #include "ek_keyfile.h"
 
 #define OID_LOADABLE "2.23.133.10.1.3"
@@ -226,8 +225,8 @@ static ek_rc build(const ek_keyfile *kf, EK_TPMKEY *k)
     uint32_t parent = kf->parent ? kf->parent : TPM2_RH_OWNER;
     k->empty_auth = kf->empty_auth ? 0xff : 0;
     if (set_blob(k->type, oid_loadable, sizeof(oid_loadable)) != EK_OK ||
-        !ASN1_INTEGER_set_uint64(k->parent, parent) ||
-        set_blob(k->pubkey, pub, publen) != EK_OK || set_blob(k->privkey, priv, privlen) != EK_OK)
+        !ASN1_INTEGER_set_uint64(k->parent, parent) || set_blob(k->pubkey, pub, publen) != EK_OK ||
+        set_blob(k->privkey, priv, privlen) != EK_OK)
         return ek_error(EK_ERR_NOMEM, "TSS2 key file: out of memory");
     return EK_OK;
 }

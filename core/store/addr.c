@@ -30,7 +30,6 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
-
 #include "ek_addr.h"
 #include "ek_keyfile.h"
 #include "ek_log.h"

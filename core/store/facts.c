@@ -147,4 +147,3 @@ ek_rc ek_tpm_get_facts(ek_tpm_info *out)
         facts_write(out);
     return rc;
 }
-

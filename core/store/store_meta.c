@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "ek_crypto.h"
 #include "ek_config.h"
 #include "ek_log.h"

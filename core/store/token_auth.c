@@ -83,7 +83,8 @@ ek_rc ek_token_derive_auth(const unsigned char *key, size_t key_len, const char 
 static ek_rc pin_auth(const char *pin, size_t len, unsigned char *out, size_t *out_len)
 {
     static const unsigned char k[] = "edgekey pin";
-    return ek_token_derive_auth(k, sizeof(k) - 1, "", (const unsigned char *)pin, len, out, out_len);
+    return ek_token_derive_auth(k, sizeof(k) - 1, "", (const unsigned char *)pin, len, out,
+                                out_len);
 }
 
 static ek_rc read_seal(const char *dir, ek_token_user who, ek_sealed *blob)
@@ -135,8 +136,10 @@ static ek_rc read_nv(const char *dir, ek_token_user who, uint32_t *index)
         h = strtoul(v, &end, 0);
     free(buf);
     if (!end || *end || h < EK_NV_BASE || h >= EK_NV_BASE + EK_NV_COUNT)
-        return ek_error(EK_ERR_INVALID, "%s: not an edgekey NV record (%s); re-initialise the "
-                        "token's PINs", path, NV_MAGIC);
+        return ek_error(EK_ERR_INVALID,
+                        "%s: not an edgekey NV record (%s); re-initialise the "
+                        "token's PINs",
+                        path, NV_MAGIC);
     *index = (uint32_t)h;
     return EK_OK;
 }
@@ -191,8 +194,8 @@ static ek_rc store_secret(const char *dir, ek_token_user who, const ek_token_sec
 
 /* who's secret back with auth: from NV if the token has a record, else
  * from the seal file (tokens made before NV, or NV unavailable). */
-static ek_rc load_secret(const char *dir, ek_token_user who, const unsigned char *auth,
-                         size_t alen, ek_token_secret *out)
+static ek_rc load_secret(const char *dir, ek_token_user who, const unsigned char *auth, size_t alen,
+                         ek_token_secret *out)
 {
     uint32_t index = 0;
     size_t slen = sizeof(out->v);
@@ -246,8 +249,8 @@ static const char *kind_text(ek_token_pin_kind k)
  * wrong and the command that fixes it. EK_LOG_ALERT: shown at log level 0. */
 static void warn_old(const char *token, const ek_token_pins *st)
 {
-    ek_token_pin_kind k = kind_is_old(st->kind[EK_TOKEN_SO]) ? st->kind[EK_TOKEN_SO]
-                                                             : st->kind[EK_TOKEN_USER];
+    ek_token_pin_kind k =
+        kind_is_old(st->kind[EK_TOKEN_SO]) ? st->kind[EK_TOKEN_SO] : st->kind[EK_TOKEN_USER];
     ek_log(EK_LOG_ALERT,
            "token %s: its PIN secret is kept in %s (made before edgekey 0.2), without TPM "
            "dictionary-attack protection: anyone with TPM access can guess the PINs without "
@@ -274,8 +277,8 @@ ek_rc ek_token_pin_state(const char *token, ek_token_pins *out)
     out->has_user_pin = ek_io_present_at(dfd, SEAL_USER) || ek_io_present_at(dfd, NV_USER);
     for (int w = EK_TOKEN_USER; w <= EK_TOKEN_SO; w++)
         out->kind[w] = pin_kind(dfd, dir, (ek_token_user)w);
-    out->needs_migration = kind_is_old(out->kind[EK_TOKEN_SO]) ||
-                           kind_is_old(out->kind[EK_TOKEN_USER]);
+    out->needs_migration =
+        kind_is_old(out->kind[EK_TOKEN_SO]) || kind_is_old(out->kind[EK_TOKEN_USER]);
     close(dfd);
     unsigned f[2];
     ek_tries_state(dir, f);
@@ -437,7 +440,8 @@ static ek_rc check_same(const char *token, const ek_token_secret s[2])
     if (!s[EK_TOKEN_USER].set || !s[EK_TOKEN_SO].set ||
         CRYPTO_memcmp(s[EK_TOKEN_USER].v, s[EK_TOKEN_SO].v, EK_TOKEN_SECRET_LEN) == 0)
         return EK_OK;
-    return ek_error(EK_ERR_INVALID, "token %s: the SO and user PINs unlock different secrets; "
+    return ek_error(EK_ERR_INVALID,
+                    "token %s: the SO and user PINs unlock different secrets; "
                     "nothing changed (re-initialise the token: edgekey token init --erase)",
                     token);
 }
@@ -452,16 +456,17 @@ static ek_rc reseal_old(const char *token, const ek_token_pin_kind kind[2],
             continue;
         ek_rc rc = seal_for(token, (ek_token_user)w, &s[w], pin[w], len[w]);
         if (rc != EK_OK)
-            return ek_error(rc, "token %s: migrating the %s's secret: %s; the %s still works "
-                            "as before, run edgekey token migrate again", token,
-                            who_name((ek_token_user)w), ek_last_error(),
+            return ek_error(rc,
+                            "token %s: migrating the %s's secret: %s; the %s still works "
+                            "as before, run edgekey token migrate again",
+                            token, who_name((ek_token_user)w), ek_last_error(),
                             who_name((ek_token_user)w));
     }
     return EK_OK;
 }
 
-ek_rc ek_token_migrate(const char *token, const char *so_pin, size_t so_len,
-                       const char *user_pin, size_t user_len, ek_token_pin_kind before[2])
+ek_rc ek_token_migrate(const char *token, const char *so_pin, size_t so_len, const char *user_pin,
+                       size_t user_len, ek_token_pin_kind before[2])
 {
     const char *const pin[2] = {user_pin, so_pin};
     const size_t len[2] = {user_pin ? user_len : 0, so_pin ? so_len : 0};
@@ -492,7 +497,8 @@ ek_rc ek_token_key_auth(const ek_token_secret *secret, const unsigned char *id, 
 {
     if (!secret || !secret->set)
         return ek_error(EK_ERR_AUTH, "key auth: not logged in to the token");
-    return ek_token_derive_auth(secret->v, sizeof(secret->v), "edgekey key auth", id, id_len, auth, auth_len);
+    return ek_token_derive_auth(secret->v, sizeof(secret->v), "edgekey key auth", id, id_len, auth,
+                                auth_len);
 }
 
 ek_rc ek_token_key_auth_pin(const char *token, const char *pin, size_t pin_len,

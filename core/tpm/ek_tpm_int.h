@@ -24,8 +24,8 @@
 #include "ek_keyfile.h"
 #include "ek_tpm.h"
 
-#define EK_SRK_HANDLE 0x81000001u     /* TCG-recommended persistent SRK */
-#define EK_OWNER_PARENT 0x40000001u   /* TPM2_RH_OWNER as a key file parent */
+#define EK_SRK_HANDLE 0x81000001u   /* TCG-recommended persistent SRK */
+#define EK_OWNER_PARENT 0x40000001u /* TPM2_RH_OWNER as a key file parent */
 /* Handle ranges. tss2's TPM2_HR_* macros shift a promoted int by 24 (UB
  * for 0x80 and up), so we spell them out. */
 #define EK_HR_MASK 0xff000000u
@@ -36,16 +36,16 @@
 struct ek_key {
     atomic_int refs;
     bool has_blob;
-    ek_keyfile kf;                    /* blob (parent, public, private) */
-    uint32_t handle;                  /* persistent handle, 0 if none */
-    TPMT_PUBLIC tpub;                 /* public area (blob or ReadPublic) */
+    ek_keyfile kf;    /* blob (parent, public, private) */
+    uint32_t handle;  /* persistent handle, 0 if none */
+    TPMT_PUBLIC tpub; /* public area (blob or ReadPublic) */
     ek_pubkey pub;
-    TPM2B_NAME name;                  /* nameAlg || H(public) */
-    TPM2B_AUTH auth;                  /* secret, wiped; guarded by the lock */
+    TPM2B_NAME name; /* nameAlg || H(public) */
+    TPM2B_AUTH auth; /* secret, wiped; guarded by the lock */
     /* load state, lock held */
-    uint64_t gen;                     /* connection generation of tr */
-    ESYS_TR tr;                       /* loaded (or persistent) object, ESYS_TR_NONE if not */
-    bool transient;                   /* tr is a transient object we loaded */
+    uint64_t gen;   /* connection generation of tr */
+    ESYS_TR tr;     /* loaded (or persistent) object, ESYS_TR_NONE if not */
+    bool transient; /* tr is a transient object we loaded */
     struct ek_key *lru_prev, *lru_next;
 };
 
@@ -53,8 +53,8 @@ struct ek_key {
 /* The mutex alone, without connecting (key free, set_auth, disconnect). */
 void ek_tpm_mutex_lock(void);
 void ek_tpm_mutex_unlock(void);
-bool ek_tpm_connected(void);          /* lock held */
-bool ek_tpm_exclusive(void);          /* lock held: no resource manager in between */
+bool ek_tpm_connected(void); /* lock held */
+bool ek_tpm_exclusive(void); /* lock held: no resource manager in between */
 /* State above the connection registers how to drop it (from a
  * constructor): talk = flush its TPM objects first. At most 4. */
 typedef void (*ek_tpm_drop_fn)(bool talk);
@@ -83,9 +83,9 @@ ESYS_CONTEXT *ek_tpm_ctx(void);
 /* Drop everything (no flushes) and connect again, keeping the lock: for a
  * TPM that was reset under a TCTI that reconnects by itself (swtpm). */
 ek_rc ek_tpm_recover_locked(void);
-bool ek_tpm_stale(void);              /* lock held: our objects vanished */
-void ek_tpm_mark_broken(void);        /* lock held: reconnect next time */
-void ek_tpm_mark_stale(void);         /* lock held: objects gone, reconnect */
+bool ek_tpm_stale(void);       /* lock held: our objects vanished */
+void ek_tpm_mark_broken(void); /* lock held: reconnect next time */
+void ek_tpm_mark_stale(void);  /* lock held: objects gone, reconnect */
 /* The rc of the last failed connect (lock held); *tcti_step: it was the
  * TCTI loader's step (else Esys_Initialize). 0 if none failed. */
 TSS2_RC ek_tpm_connect_error(bool *tcti_step);
@@ -183,14 +183,14 @@ ek_rc ek_key_set_public(ek_key *key, const TPM2B_PUBLIC *pub);
 bool ek_public_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name);
 /* The TPM's algorithm id of a digest; TPM2_ALG_NULL for none. */
 TPM2_ALG_ID ek_md_tpm_alg(ek_md md);
-size_t ek_curve_size(TPM2_ECC_CURVE curve);   /* 32, 48, or 0 */
+size_t ek_curve_size(TPM2_ECC_CURVE curve); /* 32, 48, or 0 */
 
 /* ---- keygen.c ---- */
 /* TPM2_Create under the SRK through the salted session, inSensitive (auth
  * value, sealed data) encrypted; the parent the blob belongs to in *parent. */
 ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
-                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent,
-                    const char *what, TSS2_RC *tpm_rc);
+                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent, const char *what,
+                    TSS2_RC *tpm_rc);
 /* ek_key_generate without the policy check (the PSS probe's throwaway key). */
 ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out);
 

@@ -26,10 +26,18 @@ static void put_chars(char *dst, uint32_t v)
 static void fixed_prop(ek_tpm_info *o, TPM2_PT p, uint32_t v)
 {
     switch (p) {
-    case TPM2_PT_LEVEL: o->spec_level = v; break;
-    case TPM2_PT_REVISION: o->spec_revision = v; break;
-    case TPM2_PT_YEAR: o->spec_year = v; break;
-    case TPM2_PT_MANUFACTURER: put_chars(o->manufacturer, v); break;
+    case TPM2_PT_LEVEL:
+        o->spec_level = v;
+        break;
+    case TPM2_PT_REVISION:
+        o->spec_revision = v;
+        break;
+    case TPM2_PT_YEAR:
+        o->spec_year = v;
+        break;
+    case TPM2_PT_MANUFACTURER:
+        put_chars(o->manufacturer, v);
+        break;
     case TPM2_PT_VENDOR_STRING_1:
     case TPM2_PT_VENDOR_STRING_2:
     case TPM2_PT_VENDOR_STRING_3:
@@ -40,13 +48,26 @@ static void fixed_prop(ek_tpm_info *o, TPM2_PT p, uint32_t v)
         o->fw_major = v >> 16;
         o->fw_minor = v & 0xffff;
         break;
-    case TPM2_PT_HR_TRANSIENT_MIN: o->transient_slots = v; break;
-    case TPM2_PT_PERMANENT: o->da_locked = (v & TPMA_PERMANENT_INLOCKOUT) != 0; break;
-    case TPM2_PT_LOCKOUT_COUNTER: o->da_failed = v; break;
-    case TPM2_PT_MAX_AUTH_FAIL: o->da_max = v; break;
-    case TPM2_PT_LOCKOUT_INTERVAL: o->da_recovery_s = v; break;
-    case TPM2_PT_LOCKOUT_RECOVERY: o->da_lockout_recovery_s = v; break;
-    default: break;
+    case TPM2_PT_HR_TRANSIENT_MIN:
+        o->transient_slots = v;
+        break;
+    case TPM2_PT_PERMANENT:
+        o->da_locked = (v & TPMA_PERMANENT_INLOCKOUT) != 0;
+        break;
+    case TPM2_PT_LOCKOUT_COUNTER:
+        o->da_failed = v;
+        break;
+    case TPM2_PT_MAX_AUTH_FAIL:
+        o->da_max = v;
+        break;
+    case TPM2_PT_LOCKOUT_INTERVAL:
+        o->da_recovery_s = v;
+        break;
+    case TPM2_PT_LOCKOUT_RECOVERY:
+        o->da_lockout_recovery_s = v;
+        break;
+    default:
+        break;
     }
 }
 

@@ -33,8 +33,10 @@ ek_rc ek_key_set_public(ek_key *key, const TPM2B_PUBLIC *pub)
 {
     const TPMT_PUBLIC *p = &pub->publicArea;
     if (p->type != TPM2_ALG_RSA && p->type != TPM2_ALG_ECC)
-        return ek_error(EK_ERR_UNSUPPORTED, "TPM key of type 0x%04x is not supported; edgekey "
-                        "handles RSA and EC keys", p->type);
+        return ek_error(EK_ERR_UNSUPPORTED,
+                        "TPM key of type 0x%04x is not supported; edgekey "
+                        "handles RSA and EC keys",
+                        p->type);
     ek_rc r = ek_pubkey_from_tpmt(p, &key->pub);
     if (r != EK_OK)
         return r;
@@ -128,8 +130,10 @@ static bool persistent_range(uint32_t h)
 ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
 {
     if (!persistent_range(handle))
-        return ek_error(EK_ERR_INVALID, "handle:0x%08x is not a persistent handle; use "
-                        "0x81000000..0x81ffffff", handle);
+        return ek_error(EK_ERR_INVALID,
+                        "handle:0x%08x is not a persistent handle; use "
+                        "0x81000000..0x81ffffff",
+                        handle);
     ESYS_CONTEXT *esys;
     ek_rc r = ek_tpm_lock(&esys);
     if (r != EK_OK)
@@ -137,8 +141,7 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     TPM2B_PUBLIC *pubp = NULL, pub = {0};
     TPM2B_NAME *namep = NULL, name = {0};
     ESYS_TR tr = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       &tr);
+    TSS2_RC rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
     if (ek_tpm_startup_if_needed(rc))
         rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
     if (!rc) /* no second command: ESYS keeps the public area it just read */
@@ -157,8 +160,10 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     if (rc) {
         r = ek_tpm_rc(rc, "reading the persistent key");
         if (r == EK_ERR_NOT_FOUND || ek_tpm_rc_is(rc, TPM2_RC_HANDLE))
-            return ek_error(EK_ERR_NOT_FOUND, "handle:0x%08x: no key at this persistent handle; "
-                            "list them with `tpm2_getcap handles-persistent`", handle);
+            return ek_error(EK_ERR_NOT_FOUND,
+                            "handle:0x%08x: no key at this persistent handle; "
+                            "list them with `tpm2_getcap handles-persistent`",
+                            handle);
         return r;
     }
     ek_key *k = ek_key_new_empty();
@@ -168,9 +173,12 @@ ek_rc ek_key_from_handle(uint32_t handle, ek_key **out)
     k->tr = tr; /* kept for signing on this connection (keyload.c) */
     k->gen = gen;
     r = ek_key_set_public(k, &pub);
-    if (r == EK_OK && (name.size != k->name.size || memcmp(name.name, k->name.name, name.size) != 0))
-        r = ek_error(EK_ERR_TPM, "handle:0x%08x: the TPM's name for the key does not match its "
-                     "public area", handle);
+    if (r == EK_OK &&
+        (name.size != k->name.size || memcmp(name.name, k->name.name, name.size) != 0))
+        r = ek_error(EK_ERR_TPM,
+                     "handle:0x%08x: the TPM's name for the key does not match its "
+                     "public area",
+                     handle);
     if (r != EK_OK) {
         ek_key_free(k); /* closes its ESYS_TR too */
         return r;
@@ -183,9 +191,10 @@ static ek_rc need_blob(const ek_key *key)
 {
     if (key->has_blob)
         return EK_OK;
-    return ek_error(EK_ERR_UNSUPPORTED, "key handle:0x%08x exists only as a persistent handle "
-                    "and has no key file; refer to it as handle:0x%08x", key->handle,
-                    key->handle);
+    return ek_error(EK_ERR_UNSUPPORTED,
+                    "key handle:0x%08x exists only as a persistent handle "
+                    "and has no key file; refer to it as handle:0x%08x",
+                    key->handle, key->handle);
 }
 
 ek_rc ek_key_to_tss2_der(const ek_key *key, unsigned char **der, size_t *len)

@@ -15,8 +15,8 @@
 #include "ek_policy.h"
 #include "ek_tpm_int.h"
 
-#define KEY_ATTRS                                                                           \
-    (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |          \
+#define KEY_ATTRS                                                                                  \
+    (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |                   \
      TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH)
 
 static void key_template(const ek_keygen_spec *spec, TPM2B_PUBLIC *t)
@@ -42,8 +42,8 @@ static void key_template(const ek_keygen_spec *spec, TPM2B_PUBLIC *t)
 }
 
 ek_rc ek_tpm_create(const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
-                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent,
-                    const char *what, TSS2_RC *tpm_rc)
+                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent, const char *what,
+                    TSS2_RC *tpm_rc)
 {
     ESYS_TR srk, sess = ESYS_TR_PASSWORD;
     TPM2B_DATA outside = {0};
@@ -82,8 +82,8 @@ static bool params_supported(const TPM2B_PUBLIC *tmpl)
     return rc == TSS2_RC_SUCCESS || ek_tpm_rc_is_io(rc);
 }
 
-static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
-                    TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub, uint32_t *parent)
+static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens, TPM2B_PRIVATE **priv,
+                    TPM2B_PUBLIC **pub, uint32_t *parent)
 {
     TPM2B_PUBLIC tmpl;
     char what[96];
@@ -98,7 +98,8 @@ static ek_rc create(const ek_keygen_spec *spec, TPM2B_SENSITIVE_CREATE *sens,
         r = EK_ERR_UNSUPPORTED;
     ek_tpm_unlock();
     if (r == EK_ERR_UNSUPPORTED)
-        r = ek_error(r, "%s: %s keys are unsupported by this TPM (TPM2_TestParms refuses "
+        r = ek_error(r,
+                     "%s: %s keys are unsupported by this TPM (TPM2_TestParms refuses "
                      "them); choose another algorithm (`edgekey info` lists the TPM's)",
                      what, ek_alg_name(spec->alg, spec->bits, spec->curve));
     return r;
@@ -159,8 +160,10 @@ ek_rc ek_key_generate_probe(const ek_keygen_spec *spec, ek_key **out)
 static ek_rc check_handle(uint32_t handle)
 {
     if ((handle & EK_HR_MASK) != EK_HR_PERSISTENT)
-        return ek_error(EK_ERR_INVALID, "0x%08x is not a persistent handle; use "
-                        "0x81000000..0x81ffffff", handle);
+        return ek_error(EK_ERR_INVALID,
+                        "0x%08x is not a persistent handle; use "
+                        "0x81000000..0x81ffffff",
+                        handle);
     return EK_OK;
 }
 
@@ -168,8 +171,10 @@ ek_rc ek_key_persist(ek_key *key, uint32_t handle)
 {
     ek_rc r = check_handle(handle);
     if (r == EK_OK && handle == EK_SRK_HANDLE)
-        r = ek_error(EK_ERR_INVALID, "0x%08x is reserved for the storage root key; choose "
-                     "another handle, e.g. 0x81010001", handle);
+        r = ek_error(EK_ERR_INVALID,
+                     "0x%08x is reserved for the storage root key; choose "
+                     "another handle, e.g. 0x81010001",
+                     handle);
     if (r == EK_OK && key->handle)
         r = ek_error(EK_ERR_EXISTS, "the key is already persistent at 0x%08x", key->handle);
     if (r != EK_OK)
@@ -180,17 +185,18 @@ ek_rc ek_key_persist(ek_key *key, uint32_t handle)
     if (Esys_TR_FromTPMPublic(ek_tpm_ctx(), handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                               &taken) == TSS2_RC_SUCCESS) {
         Esys_TR_Close(ek_tpm_ctx(), &taken);
-        r = ek_error(EK_ERR_EXISTS, "persistent handle 0x%08x is already taken; evict it first "
-                     "or choose another handle", handle);
+        r = ek_error(EK_ERR_EXISTS,
+                     "persistent handle 0x%08x is already taken; evict it first "
+                     "or choose another handle",
+                     handle);
     }
     if (r == EK_OK)
         r = ek_key_use(key);
     if (r == EK_OK) {
         char what[80];
         snprintf(what, sizeof(what), "making the key persistent at 0x%08x", handle);
-        r = ek_tpm_rc(Esys_EvictControl(ek_tpm_ctx(), ESYS_TR_RH_OWNER, key->tr,
-                                        ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
-                                        &out),
+        r = ek_tpm_rc(Esys_EvictControl(ek_tpm_ctx(), ESYS_TR_RH_OWNER, key->tr, ESYS_TR_PASSWORD,
+                                        ESYS_TR_NONE, ESYS_TR_NONE, handle, &out),
                       what);
     }
     if (r == EK_OK) {
@@ -219,8 +225,7 @@ ek_rc ek_key_evict_handle(uint32_t handle)
         if (r == EK_ERR_NOT_FOUND || r == EK_ERR_TPM)
             r = ek_error(EK_ERR_NOT_FOUND, "no persistent object at 0x%08x", handle);
     } else {
-        if (handle == EK_SRK_HANDLE && ek_srk_parent(&srk_parent) == EK_OK &&
-            srk_parent == handle)
+        if (handle == EK_SRK_HANDLE && ek_srk_parent(&srk_parent) == EK_OK && srk_parent == handle)
             ek_srk_forget(true); /* our SRK: forget it before it goes */
         char what[80];
         snprintf(what, sizeof(what), "evicting the persistent key 0x%08x", handle);

@@ -94,15 +94,14 @@ static ek_rc create_primary(ESYS_TR *out)
 
 /* What this connection holds of the SRK side. Lock held throughout. */
 static struct {
-    ESYS_TR srk;     /* the SRK: persistent or our template primary */
-    uint32_t parent; /* what key files record: 0x81000001 or 0x40000001 */
-    bool transient;  /* srk made by us (flushed at disconnect) */
-    ESYS_TR owner;   /* template primary when srk is persistent */
-    ESYS_TR sess;    /* the salted HMAC session */
-    ESYS_TR other;   /* the last other persistent parent a file named ... */
+    ESYS_TR srk;           /* the SRK: persistent or our template primary */
+    uint32_t parent;       /* what key files record: 0x81000001 or 0x40000001 */
+    bool transient;        /* srk made by us (flushed at disconnect) */
+    ESYS_TR owner;         /* template primary when srk is persistent */
+    ESYS_TR sess;          /* the salted HMAC session */
+    ESYS_TR other;         /* the last other persistent parent a file named ... */
     uint32_t other_handle; /* ... and its handle */
-} st = {.srk = ESYS_TR_NONE, .owner = ESYS_TR_NONE, .sess = ESYS_TR_NONE,
-        .other = ESYS_TR_NONE};
+} st = {.srk = ESYS_TR_NONE, .owner = ESYS_TR_NONE, .sess = ESYS_TR_NONE, .other = ESYS_TR_NONE};
 
 static TSS2_RC read_persistent(ESYS_TR *out)
 {

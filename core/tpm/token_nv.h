@@ -23,8 +23,8 @@
 /* Read len bytes back with authValue auth (StartAuthSession + NV_Read with
  * response encryption). EK_ERR_AUTH for a wrong auth value (these old
  * indices are noDA), EK_ERR_NOT_FOUND if the index is gone. */
-ek_rc ek_nv_secret_read(uint32_t index, const unsigned char *auth, size_t alen,
-                        unsigned char *out, size_t len);
+ek_rc ek_nv_secret_read(uint32_t index, const unsigned char *auth, size_t alen, unsigned char *out,
+                        size_t len);
 
 /* NV_UndefineSpace (owner auth). EK_OK if it is already gone. */
 ek_rc ek_nv_secret_remove(uint32_t index);

@@ -44,25 +44,33 @@ static ek_rc map_tpm(TSS2_RC rc, const char *what, const char *dec)
     case TPM2_RC_BAD_AUTH:
         return ek_error(EK_ERR_AUTH,
                         "%s: wrong authorization value (%s); give the key's correct auth "
-                        "value (PIN)", what, dec);
+                        "value (PIN)",
+                        what, dec);
     case TPM2_RC_LOCKOUT:
         return ek_error(EK_ERR_LOCKOUT,
                         "%s: the TPM is in dictionary-attack lockout (%s); wait for the "
                         "recovery time (see `edgekey info`) or reset it with "
-                        "`tpm2_dictionarylockout -c`", what, dec);
+                        "`tpm2_dictionarylockout -c`",
+                        what, dec);
     case TPM2_RC_NV_DEFINED:
-        return ek_error(EK_ERR_EXISTS, "%s: handle already in use (%s); evict it first or "
-                        "choose another handle", what, dec);
+        return ek_error(EK_ERR_EXISTS,
+                        "%s: handle already in use (%s); evict it first or "
+                        "choose another handle",
+                        what, dec);
     case TPM2_RC_OBJECT_MEMORY:
     case TPM2_RC_SESSION_MEMORY:
     case TPM2_RC_OBJECT_HANDLES:
     case TPM2_RC_SESSION_HANDLES:
-        return ek_error(EK_ERR_TPM, "%s: the TPM is out of object or session slots (%s); "
+        return ek_error(EK_ERR_TPM,
+                        "%s: the TPM is out of object or session slots (%s); "
                         "another program may hold them: use a resource manager "
-                        "(tpm2-abrmd or /dev/tpmrm0)", what, dec);
+                        "(tpm2-abrmd or /dev/tpmrm0)",
+                        what, dec);
     case TPM2_RC_INTEGRITY:
-        return ek_error(EK_ERR_INVALID, "%s: integrity check failed (%s): the key blob was "
-                        "made by another TPM or under another parent", what, dec);
+        return ek_error(EK_ERR_INVALID,
+                        "%s: integrity check failed (%s): the key blob was "
+                        "made by another TPM or under another parent",
+                        what, dec);
     case TPM2_RC_HANDLE:
         return ek_error(EK_ERR_NOT_FOUND, "%s: no such object in the TPM (%s)", what, dec);
     case TPM2_RC_KEY_SIZE:
@@ -70,8 +78,8 @@ static ek_rc map_tpm(TSS2_RC rc, const char *what, const char *dec)
     case TPM2_RC_SCHEME:
     case TPM2_RC_HASH:
     case TPM2_RC_ASYMMETRIC:
-        return ek_error(EK_ERR_UNSUPPORTED, "%s: this TPM does not support the request (%s)",
-                        what, dec);
+        return ek_error(EK_ERR_UNSUPPORTED, "%s: this TPM does not support the request (%s)", what,
+                        dec);
     case TPM2_RC_RETRY:
     case TPM2_RC_YIELDED:
     case TPM2_RC_TESTING:
@@ -128,9 +136,11 @@ ek_rc ek_tss2_rc_error(TSS2_RC rc, const char *what, const char *tcti)
     if (ek_tpm_rc_is_stale(rc)) {
         /* REFERENCE_H0..S6: something we loaded is gone. The TPM was reset
          * (swtpm's TCTI reconnects silently) or someone flushed it. */
-        return ek_error(EK_ERR_TPM, "%s: an object or session this program loaded is no longer "
+        return ek_error(EK_ERR_TPM,
+                        "%s: an object or session this program loaded is no longer "
                         "in the TPM (%s): the TPM was restarted or another program flushed it; "
-                        "the next operation reconnects", what, dec);
+                        "the next operation reconnects",
+                        what, dec);
     }
     if (layer == TSS2_TPM_RC_LAYER && tpm_base(rc) == TPM2_RC_FAILURE)
         return not_started(what, dec, tcti);
@@ -139,8 +149,10 @@ ek_rc ek_tss2_rc_error(TSS2_RC rc, const char *what, const char *tcti)
     if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_MEMORY)
         return ek_error(EK_ERR_NOMEM, "%s: out of memory (%s)", what, dec);
     if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_RSP_AUTH_FAILED)
-        return ek_error(EK_ERR_TPM, "%s: the TPM's response HMAC did not verify (%s): "
-                        "something between us and the TPM altered it", what, dec);
+        return ek_error(EK_ERR_TPM,
+                        "%s: the TPM's response HMAC did not verify (%s): "
+                        "something between us and the TPM altered it",
+                        what, dec);
     return ek_error(EK_ERR_TPM, "%s failed: %s", what, dec);
 }
 

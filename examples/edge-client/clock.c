@@ -67,12 +67,14 @@ static int mark_load(const char *path, mark_t *m)
 
     if (s == NULL)
         return errno == ENOENT ? 1 : -1;
-    int n = sscanf(s, "wall_ms=%lld tpm_clock_ms=%llu reset_count=%u restart_count=%u", &w, &t,
-                   &r1, &r2);
+    int n = sscanf(s, "wall_ms=%lld tpm_clock_ms=%llu reset_count=%u restart_count=%u", &w, &t, &r1,
+                   &r2);
     free(s);
     if (n != 4) {
-        fprintf(stderr, "edge-client: %s is damaged; delete it only if the wall clock is known "
-                        "to be right (it is the rollback high-water mark)\n", path);
+        fprintf(stderr,
+                "edge-client: %s is damaged; delete it only if the wall clock is known "
+                "to be right (it is the rollback high-water mark)\n",
+                path);
         return -1;
     }
     m->wall_ms = w;
@@ -137,8 +139,10 @@ int edge_clock_check(const edge_config *c)
             return EDGE_CLOCK_ROLLBACK;
         }
         if (!tpm_ok)
-            fprintf(stderr, "edge-client: warning: the TPM clock is behind the mark in %s (TPM "
-                            "cleared or replaced?): re-basing the rollback check on it\n", path);
+            fprintf(stderr,
+                    "edge-client: warning: the TPM clock is behind the mark in %s (TPM "
+                    "cleared or replaced?): re-basing the rollback check on it\n",
+                    path);
         /* high-water: never move the wall mark back (within tolerance) */
         if (now.wall_ms < mark.wall_ms && tpm_ok)
             return EDGE_CLOCK_OK;

@@ -13,7 +13,7 @@
  *       clock only runs while powered, so it can never legitimately advance
  *       more than real time, give or take its oscillator's drift).
  * The shorter the time between checks, the smaller the rollback (b)
- * catches: call it on start, before a renewal and periodically. 
+ * catches: call it on start, before a renewal and periodically.
  * (b) is skipped when the TPM clock is behind the mark (TPM cleared or
  * replaced): the mark is re-based with a warning. On rollback the mark is
  * NOT moved; the caller must not trust certificate validity: refuse to

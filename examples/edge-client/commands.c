@@ -22,7 +22,8 @@ static int h_set(edge_runtime *rt, json_t *params, json_t **data)
         *data = json_pack("{s:s}", "message", "params must be an object");
         return 400;
     }
-    if (iv && (!json_is_integer(iv) || json_integer_value(iv) < 0 || json_integer_value(iv) > 3600000)) {
+    if (iv &&
+        (!json_is_integer(iv) || json_integer_value(iv) < 0 || json_integer_value(iv) > 3600000)) {
         json_decref(ignored);
         *data = json_pack("{s:s}", "message", "interval_ms must be an integer 0..3600000");
         return 400;
@@ -32,9 +33,8 @@ static int h_set(edge_runtime *rt, json_t *params, json_t **data)
                   (long long)json_integer_value(iv));
         rt->interval_ms = (int)json_integer_value(iv);
     }
-    json_object_foreach(params, k, v)
-        if (strcmp(k, "interval_ms") != 0)
-            json_array_append_new(ignored, json_string(k));
+    json_object_foreach(params, k, v) if (strcmp(k, "interval_ms") != 0)
+        json_array_append_new(ignored, json_string(k));
     *data = json_pack("{s:i, s:o}", "interval_ms", rt->interval_ms, "ignored", ignored);
     return 200;
 }
@@ -49,14 +49,14 @@ static int h_ping(edge_runtime *rt, json_t *params, json_t **data)
 static int h_status(edge_runtime *rt, json_t *params, json_t **data)
 {
     (void)params;
-    *data = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:s, s:I, s:i, s:I}",
-                      "uptimeMs", (json_int_t)(edge_now_ms() - rt->started_ms),
-                      "queued", (json_int_t)rt->queue_depth, "produced", (json_int_t)rt->produced,
-                      "delivered", (json_int_t)rt->delivered, "rejected", (json_int_t)rt->rejected,
-                      "resent", (json_int_t)rt->resent, "interval_ms", rt->interval_ms,
-                      "keyLabel", rt->key_label, "certSn", rt->cert_sn,
-                      "certNotAfter", (json_int_t)rt->cert_not_after, "renewals", rt->renewals,
-                      "reconnects", (json_int_t)rt->reconnects);
+    *data =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:s, s:I, s:i, s:I}", "uptimeMs",
+                  (json_int_t)(edge_now_ms() - rt->started_ms), "queued",
+                  (json_int_t)rt->queue_depth, "produced", (json_int_t)rt->produced, "delivered",
+                  (json_int_t)rt->delivered, "rejected", (json_int_t)rt->rejected, "resent",
+                  (json_int_t)rt->resent, "interval_ms", rt->interval_ms, "keyLabel", rt->key_label,
+                  "certSn", rt->cert_sn, "certNotAfter", (json_int_t)rt->cert_not_after, "renewals",
+                  rt->renewals, "reconnects", (json_int_t)rt->reconnects);
     return 200;
 }
 
@@ -82,7 +82,7 @@ static const struct {
     const char *service;
     handler fn;
 } table[] = {
-    {"measurepoint/set", h_set}, {"ping", h_ping},     {"status", h_status},
+    {"measurepoint/set", h_set},  {"ping", h_ping},         {"status", h_status},
     {"rotate-key-now", h_rotate}, {"rotate-key", h_rotate}, {"reboot", h_reboot},
 };
 
@@ -102,8 +102,9 @@ char *edge_command_handle(edge_runtime *rt, const char *service, const char *pay
             if (strcmp(service, table[i].service) == 0)
                 *code = table[i].fn(rt, json_object_get(req, "params"), &data);
         if (*code == 404)
-            data = json_pack("{s:s, s:s}", "service", service, "message",
-                             "unknown service: measurepoint/set, ping, status, rotate-key-now, reboot");
+            data = json_pack(
+                "{s:s, s:s}", "service", service, "message",
+                "unknown service: measurepoint/set, ping, status, rotate-key-now, reboot");
     }
     reply = json_pack("{s:O?, s:i, s:o}", "id", json_object_get(req, "id"), "code", *code, "data",
                       data ? data : json_object());

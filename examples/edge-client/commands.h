@@ -14,18 +14,18 @@
 /* What the session, the commands and the renewal share. Owned by the run
  * loop (mqtt.c); the strings point into buffers that live as long. */
 typedef struct {
-    int interval_ms;        /* telemetry period now */
-    int rotate_requested;   /* set by rotate-key-now, cleared by the renewal */
-    long long produced;     /* readings queued in this run */
-    long long delivered;    /* rows the hub has (left the queue) in this run */
+    int interval_ms;         /* telemetry period now */
+    int rotate_requested;    /* set by rotate-key-now, cleared by the renewal */
+    long long produced;      /* readings queued in this run */
+    long long delivered;     /* rows the hub has (left the queue) in this run */
     long long delivered_run; /* ... of them, readings taken in this run */
-    long long first_seq;    /* seq of this run's first reading (0: none yet) */
-    long long replies;      /* post_reply messages seen */
-    long long rejected;     /* post_reply with a 4xx: dropped, logged */
-    long long resent;       /* publications of a row after the first */
-    long long queue_depth;  /* rows waiting (updated by the loop) */
+    long long first_seq;     /* seq of this run's first reading (0: none yet) */
+    long long replies;       /* post_reply messages seen */
+    long long rejected;      /* post_reply with a 4xx: dropped, logged */
+    long long resent;        /* publications of a row after the first */
+    long long queue_depth;   /* rows waiting (updated by the loop) */
     long long started_ms;
-    long long connected_ms;  /* first session up in this run (monotonic), 0 before */
+    long long connected_ms; /* first session up in this run (monotonic), 0 before */
     long long reconnects;
     char key_label[128];
     char cert_sn[64];

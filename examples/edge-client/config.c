@@ -36,10 +36,16 @@ static int set_int(const char *path, int line, const char *key, const char *v, i
 /* The session keys (numbers): 0 set, 1 not one of them, -1 bad value. */
 static int session_key(edge_config *c, const char *path, int line, const char *k, const char *v)
 {
-    struct { const char *name; int *slot; } ints[] = {
-        {"reconnect_min_ms", &c->reconnect_min_ms}, {"reconnect_max_ms", &c->reconnect_max_ms},
-        {"reconnect_refusals", &c->reconnect_refusals}, {"reply_timeout_ms", &c->reply_timeout_ms},
-        {"max_inflight", &c->max_inflight}, {"queue_max", &c->queue_max},
+    struct {
+        const char *name;
+        int *slot;
+    } ints[] = {
+        {"reconnect_min_ms", &c->reconnect_min_ms},
+        {"reconnect_max_ms", &c->reconnect_max_ms},
+        {"reconnect_refusals", &c->reconnect_refusals},
+        {"reply_timeout_ms", &c->reply_timeout_ms},
+        {"max_inflight", &c->max_inflight},
+        {"queue_max", &c->queue_max},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
         if (strcmp(k, ints[i].name) == 0)
@@ -48,8 +54,10 @@ static int session_key(edge_config *c, const char *path, int line, const char *k
         char *end;
         double f = strtod(v, &end);
         if (*v == '\0' || *end != '\0' || !(f > 0.0 && f < 1.0)) {
-            fprintf(stderr, "edge-client: %s:%d: renew_fraction = '%s' must be a number between 0 "
-                    "and 1 (e.g. 0.333: renew when a third of the validity is left)\n", path, line, v);
+            fprintf(stderr,
+                    "edge-client: %s:%d: renew_fraction = '%s' must be a number between 0 "
+                    "and 1 (e.g. 0.333: renew when a third of the validity is left)\n",
+                    path, line, v);
             return -1;
         }
         c->renew_fraction = f;
@@ -60,17 +68,32 @@ static int session_key(edge_config *c, const char *path, int line, const char *k
 
 static int set_key(edge_config *c, const char *path, int line, const char *k, const char *v)
 {
-    struct { const char *name; char **slot; } strs[] = {
-        {"hub_url", &c->hub_url}, {"mqtt_host", &c->mqtt_host}, {"ca_file", &c->ca_file},
-        {"crl_file", &c->crl_file}, {"product_key", &c->product_key},
-        {"product_secret", &c->product_secret}, {"device_key", &c->device_key},
-        {"key_type", &c->key_type}, {"data_dir", &c->data_dir}, {"token", &c->token},
-        {"label", &c->label}, {"edgekey_cli", &c->edgekey_cli},
-        {"pkcs11_module", &c->pkcs11_module}, {"pkcs11_pin", &c->pkcs11_pin},
-        {"subject_c", &c->subject_c}, {"subject_st", &c->subject_st},
+    struct {
+        const char *name;
+        char **slot;
+    } strs[] = {
+        {"hub_url", &c->hub_url},
+        {"mqtt_host", &c->mqtt_host},
+        {"ca_file", &c->ca_file},
+        {"crl_file", &c->crl_file},
+        {"product_key", &c->product_key},
+        {"product_secret", &c->product_secret},
+        {"device_key", &c->device_key},
+        {"key_type", &c->key_type},
+        {"data_dir", &c->data_dir},
+        {"token", &c->token},
+        {"label", &c->label},
+        {"edgekey_cli", &c->edgekey_cli},
+        {"pkcs11_module", &c->pkcs11_module},
+        {"pkcs11_pin", &c->pkcs11_pin},
+        {"subject_c", &c->subject_c},
+        {"subject_st", &c->subject_st},
         {"subject_o", &c->subject_o},
-        {"telemetry", &c->telemetry}, {"log", &c->log}, {"log_level", &c->log_level},
-        {"queue_ack", &c->queue_ack}, {"queue_sync", &c->queue_sync},
+        {"telemetry", &c->telemetry},
+        {"log", &c->log},
+        {"log_level", &c->log_level},
+        {"queue_ack", &c->queue_ack},
+        {"queue_sync", &c->queue_sync},
         {"attestation", &c->attestation},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -95,15 +118,19 @@ static int set_key(edge_config *c, const char *path, int line, const char *k, co
     int sk = session_key(c, path, line, k, v);
     if (sk != 1)
         return sk;
-    fprintf(stderr, "edge-client: %s:%d: unknown key '%s'; see docs/edge-client.md\n", path, line, k);
+    fprintf(stderr, "edge-client: %s:%d: unknown key '%s'; see docs/edge-client.md\n", path, line,
+            k);
     return -1;
 }
 
 static int session_defaults(edge_config *c)
 {
-    struct { char **slot; const char *v; } d[] = {
-        {&c->telemetry, "simulated"}, {&c->log, "stderr"}, {&c->log_level, "info"},
-        {&c->queue_ack, "reply"}, {&c->queue_sync, "full"},
+    struct {
+        char **slot;
+        const char *v;
+    } d[] = {
+        {&c->telemetry, "simulated"}, {&c->log, "stderr"},      {&c->log_level, "info"},
+        {&c->queue_ack, "reply"},     {&c->queue_sync, "full"},
     };
     for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
         if (*d[i].slot == NULL && (*d[i].slot = strdup(d[i].v)) == NULL)
@@ -129,10 +156,14 @@ static int session_defaults(edge_config *c)
 
 static int defaults(edge_config *c)
 {
-    struct { char **slot; const char *v; } d[] = {
-        {&c->key_type, "rsa2048"}, {&c->token, "edge"}, {&c->label, "device"},
-        {&c->edgekey_cli, "edgekey"}, {&c->mqtt_host, "localhost"},
-        {&c->pkcs11_module, EDGE_DEFAULT_PKCS11_MODULE}, {&c->attestation, "auto"},
+    struct {
+        char **slot;
+        const char *v;
+    } d[] = {
+        {&c->key_type, "rsa2048"},    {&c->token, "edge"},
+        {&c->label, "device"},        {&c->edgekey_cli, "edgekey"},
+        {&c->mqtt_host, "localhost"}, {&c->pkcs11_module, EDGE_DEFAULT_PKCS11_MODULE},
+        {&c->attestation, "auto"},
     };
     for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
         if (*d[i].slot == NULL && (*d[i].slot = strdup(d[i].v)) == NULL)
@@ -156,15 +187,18 @@ static int defaults(edge_config *c)
 
 static int check_required(const edge_config *c, const char *path)
 {
-    struct { const char *name; const char *v; } r[] = {
-        {"hub_url", c->hub_url}, {"ca_file", c->ca_file}, {"product_key", c->product_key},
-        {"product_secret", c->product_secret}, {"device_key", c->device_key},
-        {"data_dir", c->data_dir},
+    struct {
+        const char *name;
+        const char *v;
+    } r[] = {
+        {"hub_url", c->hub_url},         {"ca_file", c->ca_file},
+        {"product_key", c->product_key}, {"product_secret", c->product_secret},
+        {"device_key", c->device_key},   {"data_dir", c->data_dir},
     };
     for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
         if (r[i].v == NULL || *r[i].v == '\0') {
-            fprintf(stderr, "edge-client: %s: '%s' is required; add '%s = ...'\n", path,
-                    r[i].name, r[i].name);
+            fprintf(stderr, "edge-client: %s: '%s' is required; add '%s = ...'\n", path, r[i].name,
+                    r[i].name);
             return -1;
         }
     }
@@ -174,8 +208,10 @@ static int check_required(const edge_config *c, const char *path)
         return -1;
     }
     if (strcmp(c->key_type, "rsa2048") != 0 && strcmp(c->key_type, "ec-p256") != 0) {
-        fprintf(stderr, "edge-client: %s: key_type '%s' refused: the hub accepts rsa2048 or "
-                "ec-p256; use one of them\n", path, c->key_type);
+        fprintf(stderr,
+                "edge-client: %s: key_type '%s' refused: the hub accepts rsa2048 or "
+                "ec-p256; use one of them\n",
+                path, c->key_type);
         return -1;
     }
     return 0;

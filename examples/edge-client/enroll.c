@@ -65,7 +65,8 @@ int edge_write_file(const char *path, const char *data, int mode)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0 || write(fd, data, n) != (ssize_t)n || fsync(fd) != 0 || close(fd) != 0 ||
         rename(tmp, path) != 0) {
-        fprintf(stderr, "edge-client: cannot write %s: %s; check data_dir\n", path, strerror(errno));
+        fprintf(stderr, "edge-client: cannot write %s: %s; check data_dir\n", path,
+                strerror(errno));
         if (fd >= 0)
             unlink(tmp);
         return -1;
@@ -82,8 +83,8 @@ static edge_http http_of(const edge_config *c)
     return h;
 }
 
-json_t *edge_signed_call(const edge_config *c, const char *path, json_t *body,
-                         const char *secret, const char *what)
+json_t *edge_signed_call(const edge_config *c, const char *path, json_t *body, const char *secret,
+                         const char *what)
 {
     char ts[32], sig[65];
     edge_http h = http_of(c);
@@ -122,8 +123,9 @@ char *edge_activate(const edge_config *c, const edge_paths *p, int *fresh, int *
     if (s == NULL || (secret = strdup(s)) == NULL) {
         fprintf(stderr, "edge-client: activation reply carries no deviceSecret\n");
     } else if (edge_secret_store(c, p->secret_file, secret, sealed) != 0) {
-        fprintf(stderr, "edge-client: the deviceSecret could not be stored; the hub now counts "
-                        "%s as activated: the operator resets it (edgekey-hub device reset)\n",
+        fprintf(stderr,
+                "edge-client: the deviceSecret could not be stored; the hub now counts "
+                "%s as activated: the operator resets it (edgekey-hub device reset)\n",
                 c->device_key);
         OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
@@ -179,8 +181,8 @@ static int cert_matches(const char *cert_file, EVP_PKEY *key)
     return ok;
 }
 
-int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key,
-                     const char *secret, int *fresh)
+int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key, const char *secret,
+                     int *fresh)
 {
     char *csr, *pem = NULL;
     json_t *body, *r;
@@ -206,8 +208,10 @@ int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key,
     sn = json_string_value(json_object_get(r, "certSn"));
     if (cert && sn && (pem = malloc(strlen(cert) + (chain ? strlen(chain) : 0) + 2)) != NULL) {
         /* certificate then issuing CA: what a TLS client sends */
-        sprintf(pem, "%s%s%s", cert, cert[strlen(cert) - 1] == '\n' ? "" : "\n", chain ? chain : "");
-        if (edge_write_file(p->cert_file, pem, 0644) == 0 && edge_write_file(p->sn_file, sn, 0644) == 0)
+        sprintf(pem, "%s%s%s", cert, cert[strlen(cert) - 1] == '\n' ? "" : "\n",
+                chain ? chain : "");
+        if (edge_write_file(p->cert_file, pem, 0644) == 0 &&
+            edge_write_file(p->sn_file, sn, 0644) == 0)
             rc = 0;
     } else if (r != NULL) {
         fprintf(stderr, "edge-client: apply reply lacks cert/certSn\n");

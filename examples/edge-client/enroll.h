@@ -41,13 +41,13 @@ EVP_PKEY *edge_ensure_key(const edge_config *c, const edge_paths *p, int *fresh)
 /* Apply for a certificate if device.pem is missing or not for key:
  * CSR signed in the TPM, apply signed with the deviceSecret. 0 or -1;
  * *fresh = 1 when a certificate was issued now. */
-int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key,
-                     const char *secret, int *fresh);
+int edge_ensure_cert(const edge_config *c, const edge_paths *p, EVP_PKEY *key, const char *secret,
+                     int *fresh);
 
 /* POST body to the hub API path, signed with secret (productKey,
  * deviceKey, timestamp and sign added); the reply's data or NULL (printed). */
-json_t *edge_signed_call(const edge_config *c, const char *path, json_t *body,
-                         const char *secret, const char *what);
+json_t *edge_signed_call(const edge_config *c, const char *path, json_t *body, const char *secret,
+                         const char *what);
 
 /* Small file helpers: read a whole file (caller frees) / write atomically. */
 char *edge_read_file(const char *path);

@@ -175,7 +175,8 @@ int edge_sign(json_t *params, const char *secret, char out[65])
     char *acc = NULL, num[32];
     int rc = 0;
 
-    json_object_foreach(params, k, v) {
+    json_object_foreach(params, k, v)
+    {
         if (strcmp(k, "sign") != 0 && n < 32)
             keys[n++] = k;
     }

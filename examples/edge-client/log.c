@@ -18,7 +18,8 @@ int edge_log_setup(const char *target, const char *level)
         if (strcmp(level, names[i]) == 0)
             lv = i;
     if (level && lv < 0) {
-        fprintf(stderr, "edge-client: log_level '%s' unknown; use error, warn, info or debug\n", level);
+        fprintf(stderr, "edge-client: log_level '%s' unknown; use error, warn, info or debug\n",
+                level);
         return -1;
     }
     if (target && strcmp(target, "syslog") != 0 && strcmp(target, "stderr") != 0) {

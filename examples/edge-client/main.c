@@ -189,7 +189,8 @@ static int revoke_self(const edge_config *c, const edge_paths *p)
     if (edge_providers_load() != 0)
         return 1;
     if ((key = edge_key_load(p->key_uri)) == NULL) {
-        fprintf(stderr, "edge-client: no TPM key at %s: nothing to revoke over mutual TLS\n", p->key_uri);
+        fprintf(stderr, "edge-client: no TPM key at %s: nothing to revoke over mutual TLS\n",
+                p->key_uri);
         return 3;
     }
     edge_http h = {c->hub_url, edge_trust_ca(c), NULL, p->cert_file, key}; /* see http_of */
@@ -226,7 +227,8 @@ static int delete_key(const edge_config *c, const edge_paths *p)
     fflush(stdout);
     if ((pid = fork()) == 0) {
         execlp(c->edgekey_cli, c->edgekey_cli, "delete", p->key_uri, (char *)NULL);
-        fprintf(stderr, "edge-client: cannot run %s: %s; set edgekey_cli\n", c->edgekey_cli, strerror(errno));
+        fprintf(stderr, "edge-client: cannot run %s: %s; set edgekey_cli\n", c->edgekey_cli,
+                strerror(errno));
         _exit(127);
     }
     if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -286,19 +288,23 @@ static int cmd_reset(const edge_config *c)
     if (run_child(destroy_secret, c, &p) == 0) {
         printf("edge: sealed deviceSecret destroyed in token %s (C_DestroyObject)\n", c->token);
     } else {
-        fprintf(stderr, "edge-client: destroying the sealed deviceSecret in token %s failed; "
-                        "the key is deleted anyway\n", c->token);
+        fprintf(stderr,
+                "edge-client: destroying the sealed deviceSecret in token %s failed; "
+                "the key is deleted anyway\n",
+                c->token);
         rc = 1;
     }
     if (delete_key(c, &p) != 0) {
-        fprintf(stderr, "edge-client: deleting the TPM key %s failed (absent already?)\n", p.key_uri);
+        fprintf(stderr, "edge-client: deleting the TPM key %s failed (absent already?)\n",
+                p.key_uri);
         rc = 1;
     }
     unlink(p.cert_file);
     unlink(p.sn_file);
     forget_identity(c);
     printf("edge: certificate, identity and telemetry queue removed from %s; after 'edgekey-hub "
-           "device reset' on the hub the next run activates again with a new key\n", c->data_dir);
+           "device reset' on the hub the next run activates again with a new key\n",
+           c->data_dir);
     return rc;
 }
 

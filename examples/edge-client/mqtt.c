@@ -27,9 +27,9 @@ enum { CONN_OK = 0, CONN_UNREACHABLE = 1, CONN_REFUSED = 2 };
 typedef struct {
     edge_mqtt_opts *o;
     struct mosquitto *m;
-    char prefix[300];  /* /sys/{pk}/{dk}/thing */
+    char prefix[300]; /* /sys/{pk}/{dk}/thing */
     char post_topic[340];
-    int connack;       /* -1 waiting, else CONNACK code */
+    int connack; /* -1 waiting, else CONNACK code */
     int connected, ever_connected, dropped, closed;
     edge_runtime rt;
     edge_queue *q;
@@ -98,7 +98,8 @@ static void answer_command(session *s, const char *topic, const char *payload, i
 
     text = edge_command_handle(&s->rt, service, payload, len, &code);
     snprintf(rt, sizeof(rt), "%s_reply", topic);
-    if (text && mosquitto_publish(s->m, NULL, rt, (int)strlen(text), text, 1, false) == MOSQ_ERR_SUCCESS) {
+    if (text &&
+        mosquitto_publish(s->m, NULL, rt, (int)strlen(text), text, 1, false) == MOSQ_ERR_SUCCESS) {
         json_t *req = json_loadb(payload, (size_t)len, 0, NULL);
         const char *id = json_string_value(json_object_get(req, "id"));
         printf("edge: command '%s' id %s received, replied code %d on %s\n", service, id ? id : "?",
@@ -128,8 +129,10 @@ static int publish_row(void *arg, long long seq, const char *params, int *mid)
     session *s = arg;
     char *msg;
     int n, rc;
-    n = asprintf(&msg, "{\"id\":\"%lld\",\"version\":\"1.0\",\"method\":\"thing.measurepoint.post\","
-                       "\"params\":%s}", seq, params);
+    n = asprintf(&msg,
+                 "{\"id\":\"%lld\",\"version\":\"1.0\",\"method\":\"thing.measurepoint.post\","
+                 "\"params\":%s}",
+                 seq, params);
     if (n < 0)
         return -1;
     rc = mosquitto_publish(s->m, mid, s->post_topic, n, msg, 1, false);
@@ -145,7 +148,8 @@ static int client_new(session *s)
     long long ts = edge_now_ms();
     int n;
 
-    snprintf(cid, sizeof(cid), "%s|securemode=2,signmethod=sha256,timestamp=%lld|", c->device_key, ts);
+    snprintf(cid, sizeof(cid), "%s|securemode=2,signmethod=sha256,timestamp=%lld|", c->device_key,
+             ts);
     snprintf(user, sizeof(user), "%s&%s", c->device_key, c->product_key);
     if ((sig = OPENSSL_zalloc(4096)) == NULL)
         return -1;
@@ -278,8 +282,9 @@ static void take_readings(session *s, long long now)
     const edge_mqtt_opts *o = s->o;
     /* a bounded batch per turn: an endless source with interval 0 must not
      * starve the session (PUBACKs, replies, commands) */
-    for (int batch = 0; batch < 1000 && !s->src_end && (o->count == 0 || s->rt.produced < o->count) &&
-                        now >= s->next_read_ms; batch++) {
+    for (int batch = 0; batch < 1000 && !s->src_end &&
+                        (o->count == 0 || s->rt.produced < o->count) && now >= s->next_read_ms;
+         batch++) {
         char *params = NULL;
         long long seq;
         int r = edge_tsrc_read(s->src, s->rt.produced + 1, &params);
@@ -318,7 +323,8 @@ static void identity_to_runtime(session *s)
 
 /* Switch the session to the renewed key: new SSL_CTX, reconnect, then the
  * old key is destroyed. Queued rows stay queued and go on the new session. */
-static void switch_identity(session *s, EVP_PKEY *key, SSL_CTX *ctx, const char *old_uri, long long now)
+static void switch_identity(session *s, EVP_PKEY *key, SSL_CTX *ctx, const char *old_uri,
+                            long long now)
 {
     edge_mqtt_opts *o = s->o;
     char old_sn[64];
@@ -357,11 +363,13 @@ static int maybe_renew(session *s, long long now)
     EVP_PKEY *key;
     SSL_CTX *ctx;
 
-    if (now < s->next_renew_ms || (!s->rt.rotate_requested &&
-        !edge_renew_due(s->not_before, s->not_after, o->cfg->renew_fraction, (long long)time(NULL))))
+    if (now < s->next_renew_ms ||
+        (!s->rt.rotate_requested && !edge_renew_due(s->not_before, s->not_after,
+                                                    o->cfg->renew_fraction, (long long)time(NULL))))
         return 0;
-    printf("edge: renewal: %s\n", s->rt.rotate_requested ? "asked by the hub (rotate-key-now)"
-                                                         : "less than renew_fraction of the validity left");
+    printf("edge: renewal: %s\n", s->rt.rotate_requested
+                                      ? "asked by the hub (rotate-key-now)"
+                                      : "less than renew_fraction of the validity left");
     key = edge_renew(o->cfg, o->paths, o->key, old_uri, sizeof(old_uri));
     ctx = NULL;
     if (key != NULL) {
@@ -394,12 +402,13 @@ static int telemetry_done(session *s)
 static void report(session *s)
 {
     printf("edge: telemetry %lld/%lld acknowledged (PUBACK%s), %lld hub replies on %s_reply\n",
-           s->rt.delivered_run, s->rt.produced, s->o->cfg->queue_ack[0] == 'r' ? " + hub reply" : "",
-           s->rt.replies, s->post_topic);
+           s->rt.delivered_run, s->rt.produced,
+           s->o->cfg->queue_ack[0] == 'r' ? " + hub reply" : "", s->rt.replies, s->post_topic);
     if (s->rt.connected_ms > 0 && s->rt.delivered > 0) {
         double secs = (double)(mono_ms() - s->rt.connected_ms) / 1000.0;
         edge_info("telemetry: %lld delivered in %.3f s after the first session came up (%.0f/s, "
-                  "%lld sent again)", s->rt.delivered, secs, secs > 0 ? (double)s->rt.delivered / secs : 0.0,
+                  "%lld sent again)",
+                  s->rt.delivered, secs, secs > 0 ? (double)s->rt.delivered / secs : 0.0,
                   s->rt.resent);
     }
     if (s->rt.delivered > s->rt.delivered_run)
@@ -416,7 +425,9 @@ static void serve(session *s, long long now)
         edge_debug("publish failed: connection lost");
     if (!s->src_end && (s->o->count == 0 || s->rt.produced < s->o->count) &&
         !edge_outbox_full(s->out))
-        wait = (int)(s->next_read_ms > now ? (s->next_read_ms - now < 50 ? s->next_read_ms - now : 50) : 0);
+        wait =
+            (int)(s->next_read_ms > now ? (s->next_read_ms - now < 50 ? s->next_read_ms - now : 50)
+                                        : 0);
     if (mosquitto_loop(s->m, wait, 1) != MOSQ_ERR_SUCCESS && s->connected) {
         s->dropped = 1;
         s->connected = 0;
@@ -477,14 +488,15 @@ static int session_open(session *s)
         return -1;
     }
     if (edge_queue_open(path, strcmp(c->queue_sync, "normal") != 0, c->queue_max, &s->q) != 0 ||
-        (s->out = edge_outbox_new(s->q, c->max_inflight, c->queue_ack[0] == 'r', c->reply_timeout_ms,
-                                  &s->rt)) == NULL ||
+        (s->out = edge_outbox_new(s->q, c->max_inflight, c->queue_ack[0] == 'r',
+                                  c->reply_timeout_ms, &s->rt)) == NULL ||
         (s->src = edge_tsrc_open(c->telemetry)) == NULL)
         return -1;
     s->rt.queue_depth = edge_queue_depth(s->q);
     if (s->rt.queue_depth > 0)
-        printf("edge: %lld telemetry readings waiting in %s from an earlier run: sending them first\n",
-               s->rt.queue_depth, path);
+        printf(
+            "edge: %lld telemetry readings waiting in %s from an earlier run: sending them first\n",
+            s->rt.queue_depth, path);
     s->rt.interval_ms = c->interval_ms;
     s->rt.started_ms = edge_now_ms();
     identity_to_runtime(s);

@@ -24,21 +24,21 @@
 #include "enroll.h"
 
 typedef struct {
-    edge_config *cfg;    /* c->label changes on renewal */
-    edge_paths *paths;   /* updated on renewal */
-    SSL_CTX *ctx;        /* owned by the caller; replaced on renewal (the old one freed) */
-    EVP_PKEY *key;       /* the TPM key; replaced on renewal (the old one freed) */
-    const char *secret;  /* deviceSecret, borrowed */
-    int count;           /* readings to take in this run (0: until the source ends) */
-    int once;            /* exit when they are all delivered */
-    int max_commands;    /* exit after this many commands (0: no limit) */
+    edge_config *cfg;   /* c->label changes on renewal */
+    edge_paths *paths;  /* updated on renewal */
+    SSL_CTX *ctx;       /* owned by the caller; replaced on renewal (the old one freed) */
+    EVP_PKEY *key;      /* the TPM key; replaced on renewal (the old one freed) */
+    const char *secret; /* deviceSecret, borrowed */
+    int count;          /* readings to take in this run (0: until the source ends) */
+    int once;           /* exit when they are all delivered */
+    int max_commands;   /* exit after this many commands (0: no limit) */
 } edge_mqtt_opts;
 
 /* Exit codes of edge_mqtt_run. */
 enum {
     EDGE_MQTT_OK = 0,
-    EDGE_MQTT_FAILED = 1,    /* set-up failed, or the first login was refused */
-    EDGE_MQTT_REFUSED = 4,   /* session dropped, reconnect refused */
+    EDGE_MQTT_FAILED = 1,  /* set-up failed, or the first login was refused */
+    EDGE_MQTT_REFUSED = 4, /* session dropped, reconnect refused */
 };
 
 int edge_mqtt_run(edge_mqtt_opts *o);

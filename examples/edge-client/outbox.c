@@ -187,8 +187,8 @@ void edge_outbox_reply(edge_outbox *b, const char *payload, int len)
             delivered(b, seq);
     } else if (code >= 400 && code < 500) {
         /* the hub will never take it: resending would loop forever */
-        edge_warn("telemetry id %lld refused by the hub: code %d (%s); dropped from the queue",
-                  seq, code, msg ? msg : "no message");
+        edge_warn("telemetry id %lld refused by the hub: code %d (%s); dropped from the queue", seq,
+                  code, msg ? msg : "no message");
         b->rt->rejected++;
         delivered(b, seq);
     } else {

@@ -37,7 +37,8 @@ int edge_queue_open(const char *path, int full_sync, long long max_rows, edge_qu
         return -1;
     snprintf(q->path, sizeof(q->path), "%s", path);
     q->max_rows = max_rows;
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+            SQLITE_OK ||
         sqlite3_busy_timeout(q->db, 5000) != SQLITE_OK ||
         sqlite3_exec(q->db, setup, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(q->db, full_sync ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;",
@@ -48,8 +49,9 @@ int edge_queue_open(const char *path, int full_sync, long long max_rows, edge_qu
         return -1;
     }
     if (sqlite3_prepare_v2(q->db, "INSERT INTO queue(params) VALUES(?);", -1, &q->push, NULL) ||
-        sqlite3_prepare_v2(q->db, "SELECT seq, params FROM queue WHERE seq > ? ORDER BY seq LIMIT 1;",
-                           -1, &q->next, NULL) ||
+        sqlite3_prepare_v2(q->db,
+                           "SELECT seq, params FROM queue WHERE seq > ? ORDER BY seq LIMIT 1;", -1,
+                           &q->next, NULL) ||
         sqlite3_prepare_v2(q->db, "DELETE FROM queue WHERE seq = ?;", -1, &q->del, NULL) ||
         sqlite3_prepare_v2(q->db, "SELECT count(*) FROM queue;", -1, &q->depth, NULL) ||
         sqlite3_prepare_v2(q->db, "SELECT min(seq) FROM queue;", -1, &q->oldest, NULL) ||

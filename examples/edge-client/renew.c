@@ -67,7 +67,8 @@ int edge_identity_apply(edge_config *c)
         return 0; /* never renewed */
     if (sscanf(text, "label = %127s generation = %d", label, &generation) != 2 || generation < 0) {
         edge_error("%s is not an identity file (label = ..., generation = N); restore it or "
-                   "reset the device", path);
+                   "reset the device",
+                   path);
         free(text);
         return -1;
     }
@@ -168,7 +169,9 @@ static int stage(const edge_config *c, int gen, json_t *r, EVP_PKEY *new_key)
         x = PEM_read_X509(f, NULL, NULL, NULL);
         fclose(f);
         rc = x && EVP_PKEY_eq(X509_get0_pubkey(x), new_key) == 1 &&
-                     edge_cert_times(pem_path, &nb, &na) == 0 ? 0 : -1;
+                     edge_cert_times(pem_path, &nb, &na) == 0
+                 ? 0
+                 : -1;
         if (rc != 0)
             edge_error("the renewed certificate is not for the new TPM key; keeping the old one");
     }

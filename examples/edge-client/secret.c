@@ -48,13 +48,16 @@ static int p11_open_module(p11 *m, const edge_config *c)
     /* NODELETE: a module may leave OpenSSL/atexit hooks behind; unmapping
      * it would crash the process at exit */
     if ((m->dl = dlopen(m->module, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) == NULL) {
-        fprintf(stderr, "edge-client: cannot load the PKCS#11 module %s (%s); set pkcs11_module "
-                        "to edgekey-pkcs11.so\n", m->module, dlerror());
+        fprintf(stderr,
+                "edge-client: cannot load the PKCS#11 module %s (%s); set pkcs11_module "
+                "to edgekey-pkcs11.so\n",
+                m->module, dlerror());
         return -1;
     }
     get = (CK_C_GetFunctionList)dlsym(m->dl, "C_GetFunctionList");
     if (get == NULL || get(&m->f) != CKR_OK || m->f == NULL) {
-        fprintf(stderr, "edge-client: %s is not a PKCS#11 module (no C_GetFunctionList)\n", m->module);
+        fprintf(stderr, "edge-client: %s is not a PKCS#11 module (no C_GetFunctionList)\n",
+                m->module);
         m->f = NULL;
         return -1;
     }
@@ -118,8 +121,10 @@ static int p11_open(p11 *m, const edge_config *c)
     if (!(flags & CKF_LOGIN_REQUIRED))
         return 0;
     if (c->pkcs11_pin == NULL) {
-        fprintf(stderr, "edge-client: token '%s' needs a user PIN for private objects; set "
-                        "pkcs11_pin or use a PIN-less edgekey token\n", c->token);
+        fprintf(stderr,
+                "edge-client: token '%s' needs a user PIN for private objects; set "
+                "pkcs11_pin or use a PIN-less edgekey token\n",
+                c->token);
         return -1;
     }
     rv = m->f->C_Login(m->s, CKU_USER, (CK_UTF8CHAR_PTR)c->pkcs11_pin, strlen(c->pkcs11_pin));
@@ -221,9 +226,11 @@ static int refuses_data(CK_RV rv)
 
 static int store_file(const char *path, const char *secret)
 {
-    fprintf(stderr, "edge-client: WARNING: the PKCS#11 module refuses data objects: the "
-                    "deviceSecret goes to %s (0600), NOT sealed in the TPM; update "
-                    "edgekey-pkcs11.so\n", path);
+    fprintf(stderr,
+            "edge-client: WARNING: the PKCS#11 module refuses data objects: the "
+            "deviceSecret goes to %s (0600), NOT sealed in the TPM; update "
+            "edgekey-pkcs11.so\n",
+            path);
     return edge_write_file(path, secret, 0600);
 }
 
@@ -249,8 +256,10 @@ int edge_secret_store(const edge_config *c, const char *fallback_file, const cha
     *sealed = 0;
     int o = p11_open(&m, c);
     if (o == 1)
-        fprintf(stderr, "edge-client: deviceSecret: no token '%s' in %s; the device key is made "
-                        "first (edge-client run does it)\n", c->token, m.module);
+        fprintf(stderr,
+                "edge-client: deviceSecret: no token '%s' in %s; the device key is made "
+                "first (edge-client run does it)\n",
+                c->token, m.module);
     if (o == 0 && find_objects(&m, h, 8, &n) == 0) {
         /* one deviceSecret per token: an older one (a lost activation) goes */
         for (CK_ULONG i = 0; i < n; i++)

@@ -61,7 +61,8 @@ edge_tsrc *edge_tsrc_open(const char *spec)
     } else if (strncmp(spec, "file:", 5) == 0) {
         s->kind = FILE_LINES;
         if ((s->file = fopen(spec + 5, "r")) == NULL) {
-            edge_error("telemetry file %s: %s; fix 'telemetry = file:PATH'", spec + 5, strerror(errno));
+            edge_error("telemetry file %s: %s; fix 'telemetry = file:PATH'", spec + 5,
+                       strerror(errno));
             free(s);
             return NULL;
         }
@@ -157,8 +158,9 @@ int edge_tsrc_read(edge_tsrc *s, long long n, char **params)
 
     *params = NULL;
     if (s->kind == SIMULATED) {
-        json_t *p = json_pack("{s:{s:f, s:I}, s:I}", "measurepoints", "temp", 20.0 + (double)n * 0.5,
-                              "seq", (json_int_t)n, "time", (json_int_t)edge_now_ms());
+        json_t *p =
+            json_pack("{s:{s:f, s:I}, s:I}", "measurepoints", "temp", 20.0 + (double)n * 0.5, "seq",
+                      (json_int_t)n, "time", (json_int_t)edge_now_ms());
         *params = json_dumps(p, JSON_COMPACT);
         json_decref(p);
         return *params ? EDGE_TSRC_READING : EDGE_TSRC_NONE;

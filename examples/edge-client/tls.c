@@ -14,7 +14,8 @@
 int edge_tls_ctx_use_identity(SSL_CTX *ctx, const char *cert_file, EVP_PKEY *key)
 {
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        edge_ossl_error("cannot use the device certificate; run 'edge-client run' to apply for one");
+        edge_ossl_error(
+            "cannot use the device certificate; run 'edge-client run' to apply for one");
         return -1;
     }
     if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {

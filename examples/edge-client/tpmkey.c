@@ -125,11 +125,15 @@ static int add_fields(X509_NAME *name, const edge_subject *sub)
     const char *f[][2] = {{"C", sub->c}, {"ST", sub->st}, {"O", sub->o}};
     for (size_t i = 0; i < 3; i++)
         if (f[i][1] && *f[i][1] &&
-            !X509_NAME_add_entry_by_txt(name, f[i][0], MBSTRING_UTF8, (const unsigned char *)f[i][1],
-                                        -1, -1, 0)) {
-            fprintf(stderr, "edge-client: CSR subject %s='%s' refused (C must be a 2-letter "
-                            "country code); fix subject_%s in the config\n", f[i][0], f[i][1],
-                    i == 0 ? "c" : i == 1 ? "st" : "o");
+            !X509_NAME_add_entry_by_txt(name, f[i][0], MBSTRING_UTF8,
+                                        (const unsigned char *)f[i][1], -1, -1, 0)) {
+            fprintf(stderr,
+                    "edge-client: CSR subject %s='%s' refused (C must be a 2-letter "
+                    "country code); fix subject_%s in the config\n",
+                    f[i][0], f[i][1],
+                    i == 0   ? "c"
+                    : i == 1 ? "st"
+                             : "o");
             return 0;
         }
     return 1;
@@ -150,7 +154,8 @@ char *edge_key_csr_subject(EVP_PKEY *key, const char *cn, const edge_subject *su
         goto done;
     }
     if (req == NULL || name == NULL || md == NULL || out == NULL || !add_fields(name, sub) ||
-        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+                                    0) ||
         !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, key) ||
         !X509_REQ_set_version(req, 0) ||
         EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key, NULL) <= 0 ||

@@ -48,7 +48,7 @@ const char *edge_trust_crl(const edge_config *c)
 }
 
 /* All certificates of a PEM file or buffer. */
-static STACK_OF(X509) *read_certs(BIO *b)
+static STACK_OF(X509) * read_certs(BIO *b)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     X509 *x;
@@ -58,7 +58,7 @@ static STACK_OF(X509) *read_certs(BIO *b)
     return sk;
 }
 
-static STACK_OF(X509) *anchors(const edge_config *c)
+static STACK_OF(X509) * anchors(const edge_config *c)
 {
     BIO *b = BIO_new_file(edge_trust_ca(c), "r");
     STACK_OF(X509) *sk = b ? read_certs(b) : NULL;
@@ -76,7 +76,7 @@ static X509_CRL *read_crl_file(const char *path)
 }
 
 /* 1 if a CA among the anchors signed crl. */
-static int crl_signed_by_anchor(X509_CRL *crl, STACK_OF(X509) *cas)
+static int crl_signed_by_anchor(X509_CRL *crl, STACK_OF(X509) * cas)
 {
     for (int i = 0; i < sk_X509_num(cas); i++) {
         X509 *ca = sk_X509_value(cas, i);
@@ -127,7 +127,7 @@ static int install_crl(const edge_config *c, const char *pem)
 }
 
 /* 1 if x verifies against the anchors (others as intermediates). */
-static int verifies(X509_STORE *st, X509 *x, STACK_OF(X509) *others)
+static int verifies(X509_STORE *st, X509 *x, STACK_OF(X509) * others)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int ok = ctx && X509_STORE_CTX_init(ctx, st, x, others) == 1 && X509_verify_cert(ctx) == 1;
@@ -148,8 +148,10 @@ static int install_chain(const edge_config *c, const char *pem)
         ok = verifies(st, sk_X509_value(sk, i), sk);
     data_path(c, "ca.pem", path, sizeof(path));
     if (!ok)
-        fprintf(stderr, "edge-client: the CA chain from the hub does not verify against the "
-                        "trusted anchors (%s); refused, keeping them\n", edge_trust_ca(c));
+        fprintf(stderr,
+                "edge-client: the CA chain from the hub does not verify against the "
+                "trusted anchors (%s); refused, keeping them\n",
+                edge_trust_ca(c));
     else
         ok = edge_write_file(path, pem, 0644) == 0;
     X509_STORE_free(st);
@@ -184,7 +186,8 @@ int edge_trust_refresh(const edge_config *c, int force)
     }
     if (!force && !due(c))
         return 0;
-    if (c->crl_file == NULL && (pem = edge_http_get(&h, "/api/v1/crl.pem", "CRL refresh")) != NULL) {
+    if (c->crl_file == NULL &&
+        (pem = edge_http_get(&h, "/api/v1/crl.pem", "CRL refresh")) != NULL) {
         if (install_crl(c, pem) == 0) {
             printf("edge: CRL downloaded from the hub -> %s (verified; checked on every hub "
                    "handshake)\n",
@@ -244,7 +247,8 @@ static SSL_CTX *check_ctx(const edge_config *c, const char *host)
 
     if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
         SSL_CTX_load_verify_locations(ctx, edge_trust_ca(c), NULL) != 1 ||
-        (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) : X509_VERIFY_PARAM_set1_host(vp, host, 0)) != 1 ||
+        (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
+               : X509_VERIFY_PARAM_set1_host(vp, host, 0)) != 1 ||
         (edge_trust_crl(c) && edge_trust_update_ctx(ctx, c) != 0)) {
         SSL_CTX_free(ctx);
         return NULL;
@@ -287,9 +291,10 @@ static void say_refused(const edge_config *c, const char *what, const char *host
                 what, host, port, cn, serial, edge_trust_crl(c) ? edge_trust_crl(c) : "?", when,
                 reason);
     } else {
-        fprintf(stderr, "edge-client: REFUSED: the hub's %s certificate at %s:%d (CN=%s, serial "
-                        "%s) does not verify: %s; not connecting. Check ca_file, the CRL and "
-                        "the system time.\n",
+        fprintf(stderr,
+                "edge-client: REFUSED: the hub's %s certificate at %s:%d (CN=%s, serial "
+                "%s) does not verify: %s; not connecting. Check ca_file, the CRL and "
+                "the system time.\n",
                 what, host, port, cn, serial, X509_verify_cert_error_string(vr));
     }
     X509_CRL_free(crl);
@@ -356,8 +361,10 @@ static int check_server(const edge_config *c, const char *what, const char *host
         (void)conn;
     }
     if (rc < 0)
-        fprintf(stderr, "edge-client: note: cannot reach the hub's %s at %s to check its "
-                        "certificate now\n", what, target);
+        fprintf(stderr,
+                "edge-client: note: cannot reach the hub's %s at %s to check its "
+                "certificate now\n",
+                what, target);
     BIO_free_all(b);
     SSL_free(s);
     SSL_CTX_free(ctx);

@@ -34,8 +34,8 @@ static void product_add(api_req *r)
     const char *ecode = NULL;
     int mode = 0;
     /* attestation: required|optional|off (docs/attestation.md), checked first */
-    int st = hub_op_attest_mode(r->ctx, json_string_value(json_object_get(b, "attestation")),
-                                &mode, &ecode);
+    int st = hub_op_attest_mode(r->ctx, json_string_value(json_object_get(b, "attestation")), &mode,
+                                &ecode);
     if (!st)
         st = hub_op_product_add(r->ctx, json_string_value(json_object_get(b, "productKey")),
                                 key_types_of(json_object_get(b, "keyTypes")),
@@ -43,11 +43,10 @@ static void product_add(api_req *r)
                                 dyn ? json_is_true(dyn) : true, &p, &ecode);
     if (!st)
         st = hub_op_product_attestation(r->ctx, p.pk, mode, &ecode);
-    json_t *data =
-        st ? NULL
-           : json_pack("{s:s, s:s, s:i, s:b, s:s}", "productKey", p.pk, "productSecret", p.secret,
-                       "validityDays", p.validity_days, "dynamicActivation", p.dynamic_activation,
-                       "attestation", hub_attest_mode_name(mode));
+    json_t *data = st ? NULL
+                      : json_pack("{s:s, s:s, s:i, s:b, s:s}", "productKey", p.pk, "productSecret",
+                                  p.secret, "validityDays", p.validity_days, "dynamicActivation",
+                                  p.dynamic_activation, "attestation", hub_attest_mode_name(mode));
     api_reply_op(r, st, data, ecode);
 }
 

@@ -59,6 +59,9 @@ int hub_broker_conf_write(const hub_config *cfg)
     if (cnf[0])
         fprintf(f, "# the hub key is in the TPM: start the broker with OPENSSL_CONF=%s\n", cnf);
     fprintf(f, "per_listener_settings false\n");
+    /* mosquitto defaults to false; the cost is measured in docs/scaling.md */
+    fprintf(f, "# no Nagle: otherwise each CONNACK waits ~40 ms for the client's delayed ACK\n"
+               "set_tcp_nodelay true\n");
     if (cfg->broker_user[0])
         fprintf(f, "user %s\n", cfg->broker_user);
     fprintf(f,

@@ -88,8 +88,8 @@ int cli_product(const cli_opts *o, int argc, char **argv)
         hub_op_product_attestation(&ctx, p.pk, mode, &ecode) != 0)
         return op_fail(o, &ctx, ecode);
     char human[256];
-    snprintf(human, sizeof(human), "productKey    %s\nproductSecret %s\nattestation   %s\n",
-             p.pk, p.secret, hub_attest_mode_name(mode));
+    snprintf(human, sizeof(human), "productKey    %s\nproductSecret %s\nattestation   %s\n", p.pk,
+             p.secret, hub_attest_mode_name(mode));
     cli_print(o,
               json_pack("{s:s, s:s, s:i, s:s}", "productKey", p.pk, "productSecret", p.secret,
                         "validityDays", p.validity_days, "attestation", hub_attest_mode_name(mode)),
@@ -143,9 +143,11 @@ int cli_device(const cli_opts *o, int argc, char **argv)
         char human[256];
         snprintf(human, sizeof(human),
                  "device %s reset: %d certificate(s) revoked (cessationOfOperation), state "
-                 "registered: it may activate again\n", dk, n);
-        cli_print(o, json_pack("{s:s, s:s, s:i}", "deviceKey", dk, "state", "registered", "revoked", n),
-                  human);
+                 "registered: it may activate again\n",
+                 dk, n);
+        cli_print(
+            o, json_pack("{s:s, s:s, s:i}", "deviceKey", dk, "state", "registered", "revoked", n),
+            human);
     } else if (strcmp(argv[0], "ek-reset") == 0) {
         if (hub_op_device_ek_reset(&ctx, dk, &ecode) != 0)
             return op_fail(o, &ctx, ecode);

@@ -80,6 +80,19 @@ static bool needs_openssl_cnf(const char *hub_key)
     return tpm;
 }
 
+/* A hand-written config without set_tcp_nodelay works, but slowly: Nagle
+ * holds each CONNACK ~40 ms (docs/scaling.md). init writes it. */
+static void warn_nodelay(doc_report *rep, const char *path, const char *have)
+{
+    doc_fix(doc_add(rep, "broker-conf", DOC_WARN,
+                    "%s agrees with the hub config, but set_tcp_nodelay is %s: each MQTT "
+                    "connect waits ~40 ms for Nagle before its CONNACK",
+                    path, have[0] ? have : "not set (mosquitto's default, false)"),
+            "add the line 'set_tcp_nodelay true' to %s (or edgekey-hub %sinit, which rewrites "
+            "it), then restart the broker",
+            path, rep->conf_arg);
+}
+
 void doc_check_broker(const hub_config *cfg, doc_report *rep)
 {
     expect e[] = {{"cafile", "", true},    {"certfile", "", true},
@@ -101,6 +114,8 @@ void doc_check_broker(const hub_config *cfg, doc_report *rep)
     }
     fill_expect(cfg, e);
     int bad = compare(conf, e, sizeof(e) / sizeof(e[0]), msg, sizeof(msg));
+    char nodelay[16] = "";
+    conf_value(conf, "set_tcp_nodelay", nodelay, sizeof(nodelay));
     free(conf);
     if (!bad && needs_openssl_cnf(cfg->hub_key) && access(cnf, R_OK) != 0) {
         snprintf(msg, sizeof(msg), "the hub key is in the TPM but %s is missing", cnf);
@@ -108,6 +123,8 @@ void doc_check_broker(const hub_config *cfg, doc_report *rep)
     }
     if (bad)
         doc_fix(doc_add(rep, "broker-conf", DOC_FAIL, "%s: %s", path, msg), "%s", fix);
+    else if (strcmp(nodelay, "true") != 0)
+        warn_nodelay(rep, path, nodelay);
     else
         doc_add(rep, "broker-conf", DOC_PASS,
                 "%s agrees with the hub config (CA bundle, CRL, key, plugin, registry, "

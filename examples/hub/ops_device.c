@@ -162,7 +162,10 @@ static int issue(hub_ctx *ctx, const char *kind, const json_t *p, X509_REQ *req,
                  const hub_product *prod, const char *dk, int days, const char *ek_hash,
                  json_t **data, const char **ecode)
 {
-    hub_issue ir = {.kind = HUB_CK_DEVICE, .cn = dk, .pk = prod->pk, .days = days,
+    hub_issue ir = {.kind = HUB_CK_DEVICE,
+                    .cn = dk,
+                    .pk = prod->pk,
+                    .days = days,
                     .attested = ek_hash[0] != '\0'};
     hub_cert c;
     int st = 0;

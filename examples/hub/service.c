@@ -115,7 +115,10 @@ static void on_post(hub_service *s, const char *topic, const char *pk, const cha
         if (sweep && reg_telemetry_msg_sweep(s->reg, hub_now_ms() - DEDUP_WINDOW_MS, NULL) != 0)
             hub_log("service: telemetry id sweep: %s", hub_err());
     }
-    reply_post(s, topic, id, err ? 500 : 200, err ? "storage failed" : dup > 0 ? "duplicate" : NULL);
+    reply_post(s, topic, id, err ? 500 : 200,
+               err       ? "storage failed"
+               : dup > 0 ? "duplicate"
+                         : NULL);
     json_decref(j);
 }
 

@@ -19,8 +19,7 @@
 /* glibc's exported alias of newlocale(), so no dlsym() is needed. */
 locale_t __newlocale(int mask, const char *name, locale_t base);
 
-__attribute__((visibility("default"))) locale_t newlocale(int mask, const char *name,
-                                                          locale_t base)
+__attribute__((visibility("default"))) locale_t newlocale(int mask, const char *name, locale_t base)
 {
     void *volatile first = malloc(1); /* volatile: the pair must not be optimised away */
 
@@ -32,8 +31,7 @@ __attribute__((visibility("default"))) locale_t newlocale(int mask, const char *
  * it) binds its text domain first thing, and a first malloc there corrupts
  * _nl_state_lock; the next bindtextdomain() in the process (GLib's, in
  * tpm2-abrmd's TCTI) then hangs. */
-__attribute__((visibility("default"))) char *bindtextdomain(const char *domain,
-                                                           const char *dir)
+__attribute__((visibility("default"))) char *bindtextdomain(const char *domain, const char *dir)
 {
     static char *(*real)(const char *, const char *);
     void *volatile first = malloc(1);

@@ -40,7 +40,9 @@ static double cpu(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-typedef struct rate { double n, wall, cpu; } rate;
+typedef struct rate {
+    double n, wall, cpu;
+} rate;
 
 static TPMT_SIG_SCHEME scheme_of(const ek_key *k)
 {
@@ -51,8 +53,8 @@ static TPMT_SIG_SCHEME scheme_of(const ek_key *k)
 }
 
 /* Raw ESYS loop; session ESYS_TR_PASSWORD or a salted HMAC session. */
-static void esys_rate(ek_key *k, bool hmac, const unsigned char *auth, size_t alen,
-                      double secs, rate *out)
+static void esys_rate(ek_key *k, bool hmac, const unsigned char *auth, size_t alen, double secs,
+                      rate *out)
 {
     ESYS_CONTEXT *esys;
     ESYS_TR tr, srk, sess = ESYS_TR_PASSWORD;
@@ -65,12 +67,12 @@ static void esys_rate(ek_key *k, bool hmac, const unsigned char *auth, size_t al
         Esys_TR_SetAuth(esys, tr, &a);
     }
     if (hmac) {
-        TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128,
-                            .mode.aes = TPM2_ALG_CFB};
+        TPMT_SYM_DEF sym = {
+            .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
         REQUIRE_OK(ek_tpm_srk(&srk));
         REQUIRE_OK(ek_tpm_rc(Esys_StartAuthSession(esys, srk, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                   ESYS_TR_NONE, ESYS_TR_NONE, NULL,
-                                                   TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &sess),
+                                                   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC,
+                                                   &sym, TPM2_ALG_SHA256, &sess),
                              "session"));
         Esys_TRSess_SetAttributes(esys, sess, TPMA_SESSION_CONTINUESESSION, 0xff);
     }
@@ -82,9 +84,9 @@ static void esys_rate(ek_key *k, bool hmac, const unsigned char *auth, size_t al
     do {
         TPMT_SIGNATURE *sig = NULL;
         dg.buffer[0] = (uint8_t)n;
-        REQUIRE_OK(ek_tpm_rc(Esys_Sign(esys, tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &dg, &sch,
-                                       &tk, &sig),
-                             "Esys_Sign"));
+        REQUIRE_OK(
+            ek_tpm_rc(Esys_Sign(esys, tr, sess, ESYS_TR_NONE, ESYS_TR_NONE, &dg, &sch, &tk, &sig),
+                      "Esys_Sign"));
         Esys_Free(sig);
         n++;
         t = now();
@@ -145,12 +147,15 @@ static void run_case(const char *name, ek_keygen_spec spec, bool withauth, doubl
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
-    struct { const char *name; ek_keygen_spec spec; } cases[] = {
+    struct {
+        const char *name;
+        ek_keygen_spec spec;
+    } cases[] = {
         {"RSA-2048 PKCS1 SHA-256", {.alg = EK_ALG_RSA, .bits = 2048}},
         {"ECDSA P-256 SHA-256", {.alg = EK_ALG_EC, .bits = 256, .curve = EK_CURVE_P256}},
     };
-    printf("%-24s %-6s %8s %8s %8s %6s   %s\n", "key", "auth", "floor/s", "esys-h/s",
-           "ek/s", "ek/fl", "client CPU us/sig: floor esys-h ek");
+    printf("%-24s %-6s %8s %8s %8s %6s   %s\n", "key", "auth", "floor/s", "esys-h/s", "ek/s",
+           "ek/fl", "client CPU us/sig: floor esys-h ek");
     for (size_t c = 0; c < 2; c++)
         for (int withauth = 0; withauth < 2; withauth++)
             run_case(cases[c].name, cases[c].spec, withauth, secs);

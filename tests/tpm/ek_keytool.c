@@ -89,7 +89,8 @@ static int cmd_sign(const char *key, const char *scheme, const char *mdname, con
     ek_key *k = load(key);
     ek_md md = ek_md_from_name(mdname);
     ek_sig_scheme s = strcmp(scheme, "pkcs1") == 0 ? EK_SIG_RSA_PKCS1
-                      : strcmp(scheme, "pss") == 0 ? EK_SIG_RSA_PSS : EK_SIG_ECDSA;
+                      : strcmp(scheme, "pss") == 0 ? EK_SIG_RSA_PSS
+                                                   : EK_SIG_ECDSA;
     size_t len, siglen = 1024;
     unsigned char *data = slurp(in, &len), dg[64], sig[1024];
     unsigned int dl = 0;
@@ -149,7 +150,8 @@ int main(int argc, char **argv)
     else if (argc == 4 && strcmp(argv[1], "pub") == 0)
         rc = cmd_pub(argv[2], argv[3]);
     else
-        fprintf(stderr, "usage: ek-keytool gen ALG OUT | sign KEY SCHEME MD IN SIG | pub KEY OUT\n");
+        fprintf(stderr,
+                "usage: ek-keytool gen ALG OUT | sign KEY SCHEME MD IN SIG | pub KEY OUT\n");
     ek_tpm_disconnect(); /* leave nothing loaded for the next program */
     return rc;
 }

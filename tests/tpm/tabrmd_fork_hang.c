@@ -51,7 +51,9 @@ int main(void)
         printf("tabrmd-fork-hang: the child hung in its own tabrmd connect, as claimed\n");
         return 0;
     }
-    fprintf(stderr, "tabrmd-fork-hang: the child did not hang (status 0x%x): the stock TCTI "
-            "works after fork now; drop refuse_gdbus_child in core/tpm.c\n", st);
+    fprintf(stderr,
+            "tabrmd-fork-hang: the child did not hang (status 0x%x): the stock TCTI "
+            "works after fork now; drop refuse_gdbus_child in core/tpm.c\n",
+            st);
     return 1;
 }

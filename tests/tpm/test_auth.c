@@ -15,8 +15,8 @@ static const unsigned char PIN[] = "edge-pin-4711";
 
 static ek_key *gen_auth(ek_alg alg, unsigned bits, ek_curve curve)
 {
-    ek_keygen_spec spec = {.alg = alg, .bits = bits, .curve = curve, .auth = PIN,
-                           .auth_len = sizeof(PIN) - 1};
+    ek_keygen_spec spec = {
+        .alg = alg, .bits = bits, .curve = curve, .auth = PIN, .auth_len = sizeof(PIN) - 1};
     ek_key *k = NULL;
     REQUIRE_OK(ek_key_generate(&spec, &k));
     return k;

@@ -106,8 +106,8 @@ int main(void)
     if (mode && strcmp(mode, "abrmd") == 0)
         return main_abrmd();
     ek_keygen_spec ec = {.alg = EK_ALG_EC, .bits = 256, .curve = EK_CURVE_P256};
-    ek_keygen_spec rsa = {.alg = EK_ALG_RSA, .bits = 2048, .auth = PIN,
-                          .auth_len = sizeof(PIN) - 1};
+    ek_keygen_spec rsa = {
+        .alg = EK_ALG_RSA, .bits = 2048, .auth = PIN, .auth_len = sizeof(PIN) - 1};
     ek_key *plain = NULL, *pinned = NULL;
     REQUIRE_OK(ek_key_generate(&ec, &plain));
     REQUIRE_OK(ek_key_generate(&rsa, &pinned));

@@ -55,7 +55,8 @@ static void test_wrong_tcti(ek_key *k, const char *good)
 static int port_open(int port)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(s);
@@ -98,9 +99,22 @@ static pid_t start_swtpm(void)
     snprintf(arg[2], sizeof(arg[2]), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
     snprintf(arg[3], sizeof(arg[3]), "file=%s/swtpm2.log", tmp);
     snprintf(arg[4], sizeof(arg[4]), "file=%s/swtpm2.pid", tmp);
-    char *argv[] = {"swtpm", "socket", "--tpm2", "--tpmstate", arg[0], "--server", arg[1],
-                    "--ctrl", arg[2], "--flags", "not-need-init,startup-clear", "--log", arg[3],
-                    "--pid", arg[4], NULL};
+    char *argv[] = {"swtpm",
+                    "socket",
+                    "--tpm2",
+                    "--tpmstate",
+                    arg[0],
+                    "--server",
+                    arg[1],
+                    "--ctrl",
+                    arg[2],
+                    "--flags",
+                    "not-need-init,startup-clear",
+                    "--log",
+                    arg[3],
+                    "--pid",
+                    arg[4],
+                    NULL};
     pid_t pid = -1;
     if (posix_spawnp(&pid, "swtpm", NULL, NULL, argv, environ) != 0)
         return -1;

@@ -71,12 +71,16 @@ static void test_buffers(void)
     CHECK(len == 72, "DER max %zu", len);
     len = 10;
     CHECK(ek_key_sign(k, EK_SIG_ECDSA, EK_MD_SHA256, dg, 32, EK_ECDSA_RAW, sig, &len) ==
-              EK_ERR_BUFFER_TOO_SMALL && len == 64, "small buffer: len %zu", len);
+                  EK_ERR_BUFFER_TOO_SMALL &&
+              len == 64,
+          "small buffer: len %zu", len);
     len = sizeof(sig);
     CHECK(ek_key_sign(k, EK_SIG_ECDSA, EK_MD_SHA256, dg, 20, EK_ECDSA_RAW, sig, &len) ==
-              EK_ERR_INVALID, "wrong digest length accepted");
+              EK_ERR_INVALID,
+          "wrong digest length accepted");
     CHECK(ek_key_sign(k, EK_SIG_RSA_PKCS1, EK_MD_SHA256, dg, 32, EK_ECDSA_RAW, sig, &len) ==
-              EK_ERR_INVALID, "RSA scheme on EC key accepted");
+              EK_ERR_INVALID,
+          "RSA scheme on EC key accepted");
     ek_key_free(k);
 }
 
@@ -146,10 +150,9 @@ static void test_info(void)
            "P-256 %d, P-384 %d, PSS %d, DA %s %u/%u (interval %u s, recovery %u s), "
            "SRK persistent %d\n",
            in.manufacturer, in.vendor, in.fw_major, in.fw_minor, in.spec_revision / 100,
-           in.spec_revision % 100, in.spec_year, in.transient_slots, in.alg_rsa2048,
-           in.alg_rsa3072, in.alg_rsa4096, in.alg_p256, in.alg_p384, in.alg_pss,
-           in.da_locked ? "LOCKED" : "ok", in.da_failed, in.da_max, in.da_recovery_s,
-           in.da_lockout_recovery_s, in.srk_persistent);
+           in.spec_revision % 100, in.spec_year, in.transient_slots, in.alg_rsa2048, in.alg_rsa3072,
+           in.alg_rsa4096, in.alg_p256, in.alg_p384, in.alg_pss, in.da_locked ? "LOCKED" : "ok",
+           in.da_failed, in.da_max, in.da_recovery_s, in.da_lockout_recovery_s, in.srk_persistent);
     CHECK(in.manufacturer[0] != '\0', "manufacturer");
     CHECK(in.transient_slots >= 3, "slots %u", in.transient_slots);
     CHECK(in.alg_rsa2048 && in.alg_p256, "basic algorithms");

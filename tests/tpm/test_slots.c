@@ -35,7 +35,8 @@ int main(void)
     static const unsigned char pin[] = "slot";
     ek_key *k[KEYS];
     for (int i = 0; i < KEYS; i++) {
-        ek_keygen_spec s = {.alg = EK_ALG_EC, .bits = i == 4 ? 384 : 256,
+        ek_keygen_spec s = {.alg = EK_ALG_EC,
+                            .bits = i == 4 ? 384 : 256,
                             .curve = i == 4 ? EK_CURVE_P384 : EK_CURVE_P256};
         if (i == 3) {
             s = (ek_keygen_spec){.alg = EK_ALG_RSA, .bits = 2048};
@@ -51,9 +52,9 @@ int main(void)
     unsigned maxseen = 0;
     for (int r = 0; r < ROUNDS; r++) {
         for (int i = 0; i < KEYS; i++) {
-            bool ok = i == 3 ? tt_sign_verify(k[i], EK_SIG_RSA_PKCS1, EK_MD_SHA256, 0, "slot")
-                             : tt_sign_verify(k[i], EK_SIG_ECDSA, EK_MD_SHA256, EK_ECDSA_DER,
-                                              "slot");
+            bool ok = i == 3
+                          ? tt_sign_verify(k[i], EK_SIG_RSA_PKCS1, EK_MD_SHA256, 0, "slot")
+                          : tt_sign_verify(k[i], EK_SIG_ECDSA, EK_MD_SHA256, EK_ECDSA_DER, "slot");
             bad += !ok;
         }
         if (r % 10 == 0) {

@@ -35,7 +35,10 @@ static void *worker(void *arg)
 int main(void)
 {
     static const unsigned char pin[] = "threads";
-    ek_keygen_spec spec = {.alg = EK_ALG_EC, .bits = 256, .curve = EK_CURVE_P256, .auth = pin,
+    ek_keygen_spec spec = {.alg = EK_ALG_EC,
+                           .bits = 256,
+                           .curve = EK_CURVE_P256,
+                           .auth = pin,
                            .auth_len = sizeof(pin) - 1};
     REQUIRE_OK(ek_key_generate(&spec, &key));
     pthread_t t[THREADS];

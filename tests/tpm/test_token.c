@@ -116,7 +116,8 @@ static int lockout_counter(void)
 {
     ek_tpm_disconnect(); /* a direct TCTI takes one connection at a time */
     FILE *p = popen("tpm2_getcap properties-variable 2>/dev/null | "
-                    "sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p'", "r");
+                    "sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p'",
+                    "r");
     unsigned n = 0;
     int ok = p && fscanf(p, "%x", &n) == 1;
     if (p)
@@ -139,8 +140,8 @@ static void test_da_token(void)
     CHECK(ek_token_login("da", EK_TOKEN_USER, "wrong-pin", 9, &s) == EK_ERR_AUTH,
           "a wrong PIN is refused");
     int c1 = lockout_counter();
-    CHECK(c0 >= 0 && c1 == c0 + 1, "the TPM counted the wrong PIN (lockout counter %d -> %d)",
-          c0, c1);
+    CHECK(c0 >= 0 && c1 == c0 + 1, "the TPM counted the wrong PIN (lockout counter %d -> %d)", c0,
+          c1);
     ek_token_pins p;
     CHECK_OK(ek_token_pin_state("da", &p));
     CHECK(p.user_fails == 1, "pin.tries counts it too (%u)", p.user_fails);
@@ -185,8 +186,7 @@ static void test_facts_cache(void)
     CHECK_OK(ek_tpm_get_facts(&b)); /* from the file */
     CHECK(strcmp(a.manufacturer, b.manufacturer) == 0 && a.fw_major == b.fw_major &&
               a.spec_revision == b.spec_revision && a.transient_slots == b.transient_slots &&
-              a.alg_rsa3072 == b.alg_rsa3072 && a.alg_p384 == b.alg_p384 &&
-              a.alg_pss == b.alg_pss,
+              a.alg_rsa3072 == b.alg_rsa3072 && a.alg_p384 == b.alg_p384 && a.alg_pss == b.alg_pss,
           "cached facts differ from the TPM's");
     char buf[1024] = {0};
     f = fopen(path, "r");

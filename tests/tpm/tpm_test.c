@@ -34,8 +34,7 @@ static EVP_PKEY *pub_to_evp(const ek_pubkey *pub)
     } else {
         OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
                                         pub->curve == EK_CURVE_P384 ? "P-384" : "P-256", 0);
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub->point,
-                                         pub->point_len);
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub->point, pub->point_len);
     }
     OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, "provider=default");
@@ -63,8 +62,8 @@ static unsigned char *raw_to_der(const unsigned char *sig, size_t len, size_t *o
     return der;
 }
 
-bool tt_verify(const ek_pubkey *pub, ek_sig_scheme scheme, ek_md md, const void *msg,
-               size_t len, ek_ecdsa_fmt fmt, const unsigned char *sig, size_t siglen)
+bool tt_verify(const ek_pubkey *pub, ek_sig_scheme scheme, ek_md md, const void *msg, size_t len,
+               ek_ecdsa_fmt fmt, const unsigned char *sig, size_t siglen)
 {
     unsigned char dg[64];
     tt_digest(md, msg, len, dg);
@@ -91,8 +90,7 @@ bool tt_verify(const ek_pubkey *pub, ek_sig_scheme scheme, ek_md md, const void 
     return ok;
 }
 
-bool tt_sign_verify(ek_key *key, ek_sig_scheme scheme, ek_md md, ek_ecdsa_fmt fmt,
-                    const char *msg)
+bool tt_sign_verify(ek_key *key, ek_sig_scheme scheme, ek_md md, ek_ecdsa_fmt fmt, const char *msg)
 {
     unsigned char dg[64], sig[1024];
     size_t siglen = sizeof(sig);
@@ -103,8 +101,7 @@ bool tt_sign_verify(ek_key *key, ek_sig_scheme scheme, ek_md md, ek_ecdsa_fmt fm
         return false;
     }
     if (!tt_verify(ek_key_public(key), scheme, md, msg, strlen(msg), fmt, sig, siglen)) {
-        fprintf(stderr, "signature (scheme %d, %zu bytes) does not verify\n", (int)scheme,
-                siglen);
+        fprintf(stderr, "signature (scheme %d, %zu bytes) does not verify\n", (int)scheme, siglen);
         return false;
     }
     return true;

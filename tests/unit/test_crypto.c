@@ -29,8 +29,9 @@ static void test_md_ctx_matches_evp(void **state)
     fill(msg, sizeof(msg), 3);
     for (size_t i = 0; i < 4; i++) {
         unsigned wl = 0;
-        assert_int_equal(EVP_Digest(msg, sizeof(msg), want, &wl,
-                                    EVP_get_digestbyname(ek_md_name(mds[i])), NULL), 1);
+        assert_int_equal(
+            EVP_Digest(msg, sizeof(msg), want, &wl, EVP_get_digestbyname(ek_md_name(mds[i])), NULL),
+            1);
         assert_int_equal(wl, ek_md_size(mds[i]));
         ek_md_ctx *c = ek_md_ctx_new(mds[i]);
         assert_non_null(c);

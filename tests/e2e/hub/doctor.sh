@@ -2,7 +2,8 @@
 # Issue 11: `edgekey-hub doctor` on a good hub (every check passes, exit 0)
 # and on each broken set-up it diagnoses: missing config, registry missing /
 # damaged / behind the schema, CA certificate missing, CA key not the
-# issuing CA's, broker config missing / disagreeing with the hub config,
+# issuing CA's, broker config missing / disagreeing with the hub config /
+# without set_tcp_nodelay (warn),
 # CRL stale (made 10 days ago with faketime), hub certificate near expiry
 # and expired. Each time: the check fails (or warns), names the object, and
 # gives a fix; where the fix is a command it is run and the check passes.
@@ -114,6 +115,18 @@ expect broker-conf fail "cafile is $T/elsewhere.pem, hub config gives $HUB_DIR/c
 cp "$T/hub.conf.good" "$HUB_CONF"
 hub init >/dev/null || fail "init again"
 all_pass "restored"
+# A hand-written broker config without set_tcp_nodelay true works, but each
+# CONNACK waits for Nagle (docs/scaling.md): a warning (exit 0), with the line.
+grep -qx "set_tcp_nodelay true" "$HUB_DIR/broker/mosquitto.conf" ||
+    fail "init wrote no 'set_tcp_nodelay true': $(cat "$HUB_DIR/broker/mosquitto.conf")"
+sed -i '/^set_tcp_nodelay /d' "$HUB_DIR/broker/mosquitto.conf"
+expect broker-conf warn "set_tcp_nodelay is not set" "broker config without set_tcp_nodelay"
+echo "set_tcp_nodelay false" >>"$HUB_DIR/broker/mosquitto.conf"
+expect broker-conf warn "set_tcp_nodelay is false" "broker config with set_tcp_nodelay false"
+grep -q "add the line 'set_tcp_nodelay true' to $HUB_DIR/broker/mosquitto.conf" \
+    <<<"$(field broker-conf fix)" || fail "nodelay fix: $(field broker-conf fix)"
+hub init >/dev/null || fail "init rewrites the broker config"
+all_pass "broker config rewritten with set_tcp_nodelay true"
 
 # CRL stale: one made 10 days ago (7-day validity) by the same CA key.
 touch "$T/index.txt"

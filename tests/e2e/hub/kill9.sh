@@ -5,24 +5,13 @@
 # restart, the database is intact, and serial numbers are never reused.
 # Load: hub_devsim (bench/hub), 8 threads, logging each answer it received.
 . "$(dirname "$0")/lib.sh"
-DEVSIM=${HUB_DEVSIM:-$EDGEKEY_BUILD/bench/hub/hub_devsim}
-[ -x "$DEVSIM" ] || fail "hub_devsim not built at $DEVSIM"
 
-hub_config file file
-hub init >/dev/null || fail "hub init"
-hub_start
-product_add prodK
 N=300
-: >"$T/answers"
-"$DEVSIM" --api "$API" --ca "$CA" --token "$ADMIN_TOKEN" --register --product prodK \
-    --product-secret "$PSECRET" --devices $N --threads 8 --prefix K --log "$T/answers" \
-    >"$T/devsim.out" 2>"$T/devsim.err" &
-sim=$!
 # Kill once certificates are being issued and the run is still going.
-for _ in $(seq 600); do [ "$(grep -c '^CERT' "$T/answers")" -ge 20 ] && break; sleep 0.02; done
+devsim_load prodK $N K
 kill -9 "$HUB_PID"
 wait "$HUB_PID" 2>/dev/null || true
-wait $sim && fail "the load finished before the kill; nothing was interrupted"
+wait "$DEVSIM_PID" && fail "the load finished before the kill; nothing was interrupted"
 acts=$(grep -c '^ACT' "$T/answers" || true); certs=$(grep -c '^CERT' "$T/answers" || true)
 [ "$certs" -lt $N ] || fail "all certificates were issued before the kill"
 pass "hub killed with -9 mid-run ($acts activations, $certs certificates answered)"

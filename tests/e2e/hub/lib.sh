@@ -160,6 +160,74 @@ broker_start() {
 
 now_ms() { date +%s%3N; }
 
+# A device's live MQTT session, to see a revocation end it. The session is
+# the subscriber's TCP connection, watched with ss (mosquitto_sub would
+# reconnect after the drop and only then exit).
+#   live_start PK DK DSECRET  subscribes as DK with $T/DK.pem and $T/DK.key;
+#                             sets LIVE_PID and LIVE_PORT (its local port)
+#   live_gone T0 WHAT         waits for the broker to drop it; fails if it is
+#                             up after 2 s or ended over 2 s after T0 (now_ms
+#                             before the revocation request); sets LIVE_MS and
+#                             stops the subscriber
+LIVE_PID=
+LIVE_PORT=
+live_start() {
+    local pk=$1 d=$2 id=live$RANDOM
+    mqtt_login_args "$pk" "$d" "$3" "$id"
+    mosquitto_sub -h localhost -p "$MQTT_PORT" --cafile "$CA" --cert "$T/$d.pem" \
+        --key "$T/$d.key" "${MQTT_ARGS[@]}" -t "/sys/$pk/$d/#" -W 60 >/dev/null 2>"$T/live.err" &
+    LIVE_PID=$!
+    ek_bg_pids+=($LIVE_PID)
+    for _ in $(seq 100); do
+        LIVE_PORT=$(ss -Htnp state established "( dport = :$MQTT_PORT )" 2>/dev/null |
+            grep "pid=$LIVE_PID," | awk '{print $3}' | sed 's/.*://' | head -n1 || true)  # not up yet: no match
+        [ -n "$LIVE_PORT" ] && grep -q "New client connected.* as $id|" "$T/broker.log" && return 0
+        sleep 0.05
+    done
+    fail "$d's session did not come up: $(cat "$T/live.err")"
+}
+live_up() { ss -Htn state established "( sport = :$LIVE_PORT )" 2>/dev/null | grep -q .; }
+LIVE_MS=
+live_gone() {
+    local t0=$1 what=$2
+    for _ in $(seq 100); do
+        live_up || break
+        sleep 0.02
+    done
+    LIVE_MS=$(($(now_ms) - t0))
+    ! live_up || fail "$what still connected $LIVE_MS ms after the revocation request"
+    [ "$LIVE_MS" -le 2000 ] || fail "$what's session ended $LIVE_MS ms after the revocation request (> 2 s)"
+    kill "$LIVE_PID" 2>/dev/null || true
+}
+
+# hub_devsim (bench/hub) as load: registers, activates and applies for
+# devices through the API, logging each answer it received.
+DEVSIM=${HUB_DEVSIM:-$EDGEKEY_BUILD/bench/hub/hub_devsim}
+devsim_need() { [ -x "$DEVSIM" ] || fail "hub_devsim not built at $DEVSIM"; }
+# devsim_load PK N PREFIX: a file-key hub serving product PK, and hub_devsim
+# on N devices (8 threads) in the background: DEVSIM_PID, answers in
+# $T/answers, refusals in $T/devsim.err. Returns once 20 certificates are
+# answered, with the run still going, for the caller to interrupt.
+DEVSIM_PID=
+devsim_load() {
+    local pk=$1 n=$2 prefix=$3
+    devsim_need
+    hub_config file file
+    hub init >/dev/null || fail "hub init"
+    hub_start
+    product_add "$pk"
+    : >"$T/answers"
+    "$DEVSIM" --api "$API" --ca "$CA" --token "$ADMIN_TOKEN" --register --product "$pk" \
+        --product-secret "$PSECRET" --devices "$n" --threads 8 --prefix "$prefix" \
+        --log "$T/answers" >"$T/devsim.out" 2>"$T/devsim.err" &
+    DEVSIM_PID=$!
+    ek_bg_pids+=($DEVSIM_PID)
+    for _ in $(seq 600); do
+        [ "$(grep -c '^CERT' "$T/answers")" -ge 20 ] && break
+        sleep 0.02
+    done
+}
+
 # sign SECRET JSON: EnOS sign over the sorted parameters (all but "sign").
 sign() {
     jq -j --arg s "$1" \
@@ -235,6 +303,18 @@ apply() {
     r=$(api POST /api/v1/device/cert/apply "$body")
     [ "$(status)" = 200 ] || fail "apply $2: $r"
     jq -r .data.cert <<<"$r" >"$5"
+    CERTSN=$(jq -r .data.certSn <<<"$r")
+}
+
+# renew OLD NEW CN: a new key and CSR $T/NEW.key, $T/NEW.csr (CN), renewed
+# over mutual TLS with $T/OLD.pem and $T/OLD.key -> $T/NEW.pem, CERTSN
+renew() {
+    local r
+    soft_key "$2" "$3" ec
+    r=$(api POST /api/v1/device/cert/renew "$(jq -nc --rawfile c "$T/$2.csr" '{csr:$c}')" \
+        --cert "$T/$1.pem" --key "$T/$1.key")
+    [ "$(status)" = 200 ] || fail "renew of $1 through $API: $r"
+    jq -r .data.cert <<<"$r" >"$T/$2.pem"
     CERTSN=$(jq -r .data.certSn <<<"$r")
 }
 

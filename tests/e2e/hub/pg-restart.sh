@@ -7,23 +7,10 @@
 # Load: hub_devsim (bench/hub), 8 threads, logging each answer it received.
 EDGEKEY_HUB_REGISTRY=postgresql
 . "$(dirname "$0")/lib.sh"
-DEVSIM=${HUB_DEVSIM:-$EDGEKEY_BUILD/bench/hub/hub_devsim}
-[ -x "$DEVSIM" ] || fail "hub_devsim not built at $DEVSIM"
 
-hub_config file file
-hub init >/dev/null || fail "hub init"
-hub_start
-product_add prodP
-N=200
-: >"$T/answers"
-"$DEVSIM" --api "$API" --ca "$CA" --token "$ADMIN_TOKEN" --register --product prodP \
-    --product-secret "$PSECRET" --devices $N --threads 8 --prefix P --log "$T/answers" \
-    >"$T/devsim.out" 2>"$T/devsim.err" &
-sim=$!
-ek_bg_pids+=($sim)
-for _ in $(seq 600); do [ "$(grep -c '^CERT' "$T/answers")" -ge 20 ] && break; sleep 0.02; done
+devsim_load prodP 200 P
 pg_restart
-wait $sim || true   # the refused devices make it exit 1
+wait "$DEVSIM_PID" || true   # the refused devices make it exit 1
 acts=$(grep -c '^ACT' "$T/answers" || true); certs=$(grep -c '^CERT' "$T/answers" || true)
 kill -0 "$HUB_PID" || fail "the hub died"
 

@@ -18,18 +18,10 @@
 
 #include "attest.h"
 #include "ek_attest.h"
+#include "hub_check.h"
 #include "hub_util.h"
 
 static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);                           \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 #define REQUIRE(c, ...)                                                                            \
     do {                                                                                           \
         if (!(c)) {                                                                                \

@@ -17,6 +17,7 @@
 
 #include "ek_addr.h"
 #include "ek_attest.h"
+#include "hub_check.h"
 #include "hub_util.h"
 #include "ops.h"
 #include "sign_check.h"
@@ -24,15 +25,6 @@
 static int failures, seq;
 static hub_ctx ctx;
 static const char *tmp;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);                           \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 #define DIE(...)                                                                                   \
     do {                                                                                           \
         fprintf(stderr, "FATAL %s:%d: ", __FILE__, __LINE__);                                      \

@@ -346,7 +346,7 @@ static void test_attestation(void **state)
     assert_true(attested);
     assert_int_equal(reg_ek_owner(r, h, owner), 0);
     assert_string_equal(owner, "D-att1");
-    assert_int_equal(reg_device_ek_set(r, "D-att2", h, true), -1); /* one EK, one device */
+    assert_int_equal(reg_device_ek_set(r, "D-att2", h, true), -1);  /* one EK, one device */
     assert_int_equal(reg_device_ek_set(r, "D-att1", "", false), 0); /* the admin's reset */
     assert_int_equal(reg_device_ek_set(r, "D-att2", h, false), 0);
 

@@ -55,10 +55,10 @@ typedef struct target {
 } target;
 
 typedef struct sock {
-    int fd;              /* our end */
-    int target;          /* index into targets */
-    uint8_t head[16];    /* first bytes received */
-    size_t got;          /* bytes received on this socket */
+    int fd;           /* our end */
+    int target;       /* index into targets */
+    uint8_t head[16]; /* first bytes received */
+    size_t got;       /* bytes received on this socket */
 } sock;
 
 static volatile sig_atomic_t stop;
@@ -101,7 +101,8 @@ static void log_hit(const sock *s, const char *why)
     unsigned long cc = n >= 10 ? (unsigned long)s->head[6] << 24 | (unsigned long)s->head[7] << 16 |
                                      (unsigned long)s->head[8] << 8 | s->head[9]
                                : 0;
-    fprintf(stderr, "abrmd_fd_attacker: HIT: %s sent us %s (%zu bytes%s%s, command code 0x%lx): %s\n",
+    fprintf(stderr,
+            "abrmd_fd_attacker: HIT: %s sent us %s (%zu bytes%s%s, command code 0x%lx): %s\n",
             targets[s->target].name, kind, s->got, why[0] ? ", " : "", why, cc, hex);
 }
 
@@ -118,8 +119,8 @@ static int send_one(DBusConnection *c, size_t ti)
         return -1;
     }
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-    DBusMessage *m = dbus_message_new_signal("/org/example/Attacker", "org.example.Attacker",
-                                             "Socket");
+    DBusMessage *m =
+        dbus_message_new_signal("/org/example/Attacker", "org.example.Attacker", "Socket");
     int ok = m && dbus_message_set_destination(m, targets[ti].name) &&
              dbus_message_append_args(m, DBUS_TYPE_UNIX_FD, &sv[1], DBUS_TYPE_INVALID);
     if (ok) {
@@ -264,8 +265,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--result") == 0)
             result = arg(argc, argv, &i);
         else {
-            fprintf(stderr, "usage: %s [--address ADDR] [--duration S] [--window-ms MS] "
-                            "[--interval-ms MS] [--burst N] [--ready FILE] [--result FILE]\n",
+            fprintf(stderr,
+                    "usage: %s [--address ADDR] [--duration S] [--window-ms MS] "
+                    "[--interval-ms MS] [--burst N] [--ready FILE] [--result FILE]\n",
                     argv[0]);
             return 2;
         }
@@ -311,8 +313,8 @@ int main(int argc, char **argv)
     }
     self_name = dbus_bus_get_unique_name(c);
     dbus_bus_add_match(c,
-                       "type='signal',sender='" DBUS_SERVICE_DBUS "',interface='" DBUS_INTERFACE_DBUS
-                       "',member='NameOwnerChanged'",
+                       "type='signal',sender='" DBUS_SERVICE_DBUS
+                       "',interface='" DBUS_INTERFACE_DBUS "',member='NameOwnerChanged'",
                        &err); /* blocks for the daemon's reply: subscribed when it returns */
     if (dbus_error_is_set(&err)) {
         fprintf(stderr, "abrmd_fd_attacker: AddMatch: %s\n", err.message);
@@ -330,7 +332,8 @@ int main(int argc, char **argv)
             fclose(f);
         }
     }
-    fprintf(stderr, "abrmd_fd_attacker: %s watching for new names (burst %d, every %d ms for %d ms)\n",
+    fprintf(stderr,
+            "abrmd_fd_attacker: %s watching for new names (burst %d, every %d ms for %d ms)\n",
             self_name, burst, interval_ms, window_ms);
 
     int64_t end = now_ms() + (int64_t)duration * 1000;

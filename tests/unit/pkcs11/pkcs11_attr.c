@@ -74,8 +74,7 @@ static void test_spki(void **state)
     check_spki(&e);
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     ek_pubkey p = {.alg = EK_ALG_EC, .bits = 384, .curve = EK_CURVE_P384};
-    assert_true(EVP_PKEY_get_octet_string_param(k, "pub", p.point, sizeof(p.point),
-                                                &p.point_len));
+    assert_true(EVP_PKEY_get_octet_string_param(k, "pub", p.point, sizeof(p.point), &p.point_len));
     EVP_PKEY_free(k);
     check_spki(&p);
 }
@@ -290,12 +289,9 @@ static void test_digestinfo_and_pss(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_buffer_rules),
-        cmocka_unit_test(test_spki),
-        cmocka_unit_test(test_private_key_template),
-        cmocka_unit_test(test_match),
-        cmocka_unit_test(test_template_readers),
-        cmocka_unit_test(test_cert_template),
+        cmocka_unit_test(test_get_buffer_rules),     cmocka_unit_test(test_spki),
+        cmocka_unit_test(test_private_key_template), cmocka_unit_test(test_match),
+        cmocka_unit_test(test_template_readers),     cmocka_unit_test(test_cert_template),
         cmocka_unit_test(test_digestinfo_and_pss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
