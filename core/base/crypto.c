@@ -216,9 +216,9 @@ bool ek_md_digest(ek_md md, const void *data, size_t len, unsigned char *out)
     return m && EVP_Digest(data, len, out, &n, m, NULL) == 1 && n == ek_md_size(md);
 }
 
-/* ---- the RSA-PSS salt probe (sign.c) ---- */
+/* ---- RSA public keys; the RSA-PSS salt probe (sign.c) ---- */
 
-static EVP_PKEY *rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
+EVP_PKEY *ek_sw_rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
 {
     EVP_PKEY *pk = NULL;
     BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_new();
@@ -256,7 +256,7 @@ static int pss_verify(EVP_PKEY *pk, ek_md md, int saltlen, const uint8_t *mhash,
 int ek_sw_pss_salt(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const uint8_t *mhash,
                    const uint8_t *sig, size_t slen)
 {
-    EVP_PKEY *pk = rsa_pub(n, nlen, e ? e : 65537);
+    EVP_PKEY *pk = ek_sw_rsa_pub(n, nlen, e ? e : 65537);
     int r = EK_PSS_CANNOT_CHECK, v = -1;
     if (pk && (v = pss_verify(pk, md, (int)ek_md_size(md), mhash, sig, slen)) == 1)
         r = (int)ek_md_size(md);

@@ -27,7 +27,6 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 
@@ -77,32 +76,12 @@ bool ek_sw_rsa_oaep(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const c
 
 #else /* no ENGINEs to fear: the provider's RSA through EVP */
 
-static EVP_PKEY *rsa_pub(const uint8_t *n, size_t nlen, uint32_t e)
-{
-    EVP_PKEY *pk = NULL;
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL);
-    OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *p = NULL;
-    EVP_PKEY_CTX *pc = NULL;
-    if (bn && b && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
-        OSSL_PARAM_BLD_push_uint32(b, OSSL_PKEY_PARAM_RSA_E, e) &&
-        (p = OSSL_PARAM_BLD_to_param(b)) &&
-        (pc = EVP_PKEY_CTX_new_from_name(ek_sw_ctx(), "RSA", NULL)) &&
-        EVP_PKEY_fromdata_init(pc) == 1)
-        EVP_PKEY_fromdata(pc, &pk, EVP_PKEY_PUBLIC_KEY, p);
-    EVP_PKEY_CTX_free(pc);
-    OSSL_PARAM_free(p);
-    OSSL_PARAM_BLD_free(b);
-    BN_free(bn);
-    return pk;
-}
-
 bool ek_sw_rsa_oaep(const uint8_t *n, size_t nlen, uint32_t e, ek_md md, const char *label,
                     const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
     if (!ek_sw_ctx() || md == EK_MD_NONE)
         return false;
-    EVP_PKEY *pk = rsa_pub(n, nlen, e ? e : 65537);
+    EVP_PKEY *pk = ek_sw_rsa_pub(n, nlen, e ? e : 65537);
     EVP_PKEY_CTX *c = pk ? EVP_PKEY_CTX_new_from_pkey(ek_sw_ctx(), pk, NULL) : NULL;
     /* TPM labels include their terminating NUL (TPM 2.0 part 1, B.10.3). */
     size_t llen = strlen(label) + 1;

@@ -29,6 +29,10 @@ bool ek_sw_random(uint8_t *buf, size_t len);
 /* HMAC-SHA256 of data under key. */
 bool ek_sw_hmac_sha256(const void *key, size_t klen, const void *data, size_t len, uint8_t out[32]);
 
+/* The RSA public key (n, e) as an EVP_PKEY of the private context; the
+ * caller frees it. NULL on failure. */
+EVP_PKEY *ek_sw_rsa_pub(const uint8_t *n, size_t nlen, uint32_t e);
+
 /* Verify an RSA-PSS signature over mhash (MGF1 with md): the salt length
  * when it verifies with salt = digest length, nlen - digest - 2 (the
  * maximum) when it verifies only with another salt, -1 when it does not
