@@ -116,21 +116,38 @@ static int sign_digest(const check *c, EVP_SIGNATURE *s, const unsigned char *dg
     return ok;
 }
 
+/* set_signature + update + final, on p and on a copy of p made between the
+ * updates (the copy carries the signature and the running digest): both
+ * must agree, else -1. */
+static int verify_streamed(EVP_PKEY_CTX *p, const unsigned char *sig, size_t len,
+                           const unsigned char *m, size_t mlen)
+{
+    EVP_PKEY_CTX *d = NULL;
+    int r = -1, rd;
+    if (EVP_PKEY_CTX_set_signature(p, sig, len) == 1 &&
+        EVP_PKEY_verify_message_update(p, m, 5) == 1 && (d = EVP_PKEY_CTX_dup(p)) != NULL &&
+        EVP_PKEY_verify_message_update(p, m + 5, mlen - 5) == 1 &&
+        EVP_PKEY_verify_message_update(d, m + 5, mlen - 5) == 1) {
+        r = EVP_PKEY_verify_message_final(p) == 1;
+        rd = EVP_PKEY_verify_message_final(d) == 1;
+        if (rd != r)
+            r = -1;
+    }
+    EVP_PKEY_CTX_free(d);
+    return r;
+}
+
 /* verify_message_init with the TPM key object: 1 valid, 0 invalid, -1 the
- * verification did not start. streamed: set_signature + update + final,
- * else the one-shot EVP_PKEY_verify. */
+ * verification did not start. streamed: verify_streamed, else the one-shot
+ * EVP_PKEY_verify. */
 static int verify_msg(const check *c, EVP_SIGNATURE *s, const unsigned char *sig, size_t len,
                       const unsigned char *m, size_t mlen, int streamed)
 {
     EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, c->k, NULL);
     int r = -1;
-    if (p != NULL && EVP_PKEY_verify_message_init(p, s, NULL) == 1) {
-        if (!streamed)
-            r = EVP_PKEY_verify(p, sig, len, m, mlen) == 1;
-        else if (EVP_PKEY_CTX_set_signature(p, sig, len) == 1)
-            r = EVP_PKEY_verify_message_update(p, m, mlen) == 1 &&
-                EVP_PKEY_verify_message_final(p) == 1;
-    }
+    if (p != NULL && EVP_PKEY_verify_message_init(p, s, NULL) == 1)
+        r = streamed ? verify_streamed(p, sig, len, m, mlen)
+                     : EVP_PKEY_verify(p, sig, len, m, mlen) == 1;
     EVP_PKEY_CTX_free(p);
     ERR_clear_error();
     return r;
