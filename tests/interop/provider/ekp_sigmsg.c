@@ -123,11 +123,12 @@ static int verify_streamed(EVP_PKEY_CTX *p, const unsigned char *sig, size_t len
                            const unsigned char *m, size_t mlen)
 {
     EVP_PKEY_CTX *d = NULL;
-    int r = -1, rd;
+    int r = -1;
     if (EVP_PKEY_CTX_set_signature(p, sig, len) == 1 &&
         EVP_PKEY_verify_message_update(p, m, 5) == 1 && (d = EVP_PKEY_CTX_dup(p)) != NULL &&
         EVP_PKEY_verify_message_update(p, m + 5, mlen - 5) == 1 &&
         EVP_PKEY_verify_message_update(d, m + 5, mlen - 5) == 1) {
+        int rd;
         r = EVP_PKEY_verify_message_final(p) == 1;
         rd = EVP_PKEY_verify_message_final(d) == 1;
         if (rd != r)
