@@ -9,8 +9,6 @@
  * own RSA-SHA*). Message operations hash in software and the TPM signs the
  * digest, as EVP_DigestSign does (signature.c); sign/verify after init_ex2
  * take a digest of that size. Verification is software only. */
-#include <string.h>
-
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
@@ -61,7 +59,7 @@ static int ekp_sigalg_set_ctx_params(void *ctx, const OSSL_PARAM params[])
     return 1;
 }
 
-/* op: 0 sign, 1 verify; msg: 1 for the message operations. */
+/* verify: 0 sign, 1 verify; msg: 1 for the message operations. */
 static int ekp_sigalg_init(void *ctx, void *provkey, const OSSL_PARAM params[], int verify, int msg)
 {
     ekp_sig_ctx *c = ctx;
