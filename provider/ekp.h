@@ -166,6 +166,19 @@ extern const OSSL_DISPATCH ekp_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH ekp_rsa_verify_only_functions[];
 extern const OSSL_DISPATCH ekp_ecdsa_verify_only_functions[];
 
+/* Composite signature algorithms (signature_sigalg.c). OpenSSL 3.4 added
+ * them with the signature "message" operations; their dispatch numbers mark
+ * headers that have both. Registered under EKP_PROPS only (provider.c). */
+#ifdef OSSL_FUNC_SIGNATURE_SIGN_MESSAGE_INIT
+#define EKP_HAVE_SIGALGS 1
+extern const OSSL_DISPATCH ekp_rsa_sha256_sigalg_functions[];
+extern const OSSL_DISPATCH ekp_rsa_sha384_sigalg_functions[];
+extern const OSSL_DISPATCH ekp_rsa_sha512_sigalg_functions[];
+extern const OSSL_DISPATCH ekp_ecdsa_sha256_sigalg_functions[];
+extern const OSSL_DISPATCH ekp_ecdsa_sha384_sigalg_functions[];
+extern const OSSL_DISPATCH ekp_ecdsa_sha512_sigalg_functions[];
+#endif
+
 /* --- store, decoders, encoders --- */
 extern const OSSL_DISPATCH ekp_store_functions[];
 extern const OSSL_DISPATCH ekp_pem2der_decoder_functions[];

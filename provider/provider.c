@@ -142,6 +142,25 @@ static const OSSL_ALGORITHM ekp_signatures[] = {
      "edgekey: RSA verification of a TPM key in the default provider (verify only)"},
     {EKP_SIG_ECDSA_NAME, EKP_SOFT_PROPQ, ekp_ecdsa_verify_only_functions,
      "edgekey: ECDSA verification of a TPM key in the default provider (verify only)"},
+#ifdef EKP_HAVE_SIGALGS
+    /* OpenSSL >= 3.4: the composite algorithms under OpenSSL's own names, so
+     * that an application fetching e.g. "ECDSA-SHA256" from edgekey
+     * (provider=edgekey) for EVP_PKEY_sign_message_init signs in the TPM.
+     * An unqualified fetch still finds the default provider's first (it is
+     * loaded first): docs/provider.md, "Signature message operations". */
+    {"RSA-SHA2-256:RSA-SHA256:sha256WithRSAEncryption:1.2.840.113549.1.1.11", EKP_PROPS,
+     ekp_rsa_sha256_sigalg_functions, "RSA-SHA256 (PKCS#1 v1.5) on the TPM"},
+    {"RSA-SHA2-384:RSA-SHA384:sha384WithRSAEncryption:1.2.840.113549.1.1.12", EKP_PROPS,
+     ekp_rsa_sha384_sigalg_functions, "RSA-SHA384 (PKCS#1 v1.5) on the TPM"},
+    {"RSA-SHA2-512:RSA-SHA512:sha512WithRSAEncryption:1.2.840.113549.1.1.13", EKP_PROPS,
+     ekp_rsa_sha512_sigalg_functions, "RSA-SHA512 (PKCS#1 v1.5) on the TPM"},
+    {"ECDSA-SHA2-256:ECDSA-SHA256:ecdsa-with-SHA256:1.2.840.10045.4.3.2", EKP_PROPS,
+     ekp_ecdsa_sha256_sigalg_functions, "ECDSA-SHA256 on the TPM"},
+    {"ECDSA-SHA2-384:ECDSA-SHA384:ecdsa-with-SHA384:1.2.840.10045.4.3.3", EKP_PROPS,
+     ekp_ecdsa_sha384_sigalg_functions, "ECDSA-SHA384 on the TPM"},
+    {"ECDSA-SHA2-512:ECDSA-SHA512:ecdsa-with-SHA512:1.2.840.10045.4.3.4", EKP_PROPS,
+     ekp_ecdsa_sha512_sigalg_functions, "ECDSA-SHA512 on the TPM"},
+#endif
     {NULL, NULL, NULL, NULL},
 };
 

@@ -36,6 +36,7 @@ void ekp_sig_freectx(void *ctx)
     ekp_key_free(c->key);
     ek_md_ctx_free(c->mdctx);
     EVP_PKEY_free(c->soft);
+    OPENSSL_free(c->vsig);
     OPENSSL_free(c->propq);
     OPENSSL_free(c);
 }
@@ -50,11 +51,13 @@ void *ekp_sig_dupctx(void *ctx)
         return NULL;
     c->propq = NULL;
     c->mdctx = NULL;
+    c->vsig = NULL;
     ekp_key_ref(c->key);
     if (c->soft != NULL && !EVP_PKEY_up_ref(c->soft))
         c->soft = NULL;
     if ((src->propq != NULL && (c->propq = OPENSSL_strdup(src->propq)) == NULL) ||
-        (src->mdctx != NULL && (c->mdctx = ek_md_ctx_dup(src->mdctx)) == NULL)) {
+        (src->mdctx != NULL && (c->mdctx = ek_md_ctx_dup(src->mdctx)) == NULL) ||
+        (src->vsig != NULL && (c->vsig = OPENSSL_memdup(src->vsig, src->vsiglen)) == NULL)) {
         ekp_sig_freectx(c);
         return NULL;
     }
@@ -78,7 +81,7 @@ int ekp_sig_set_md(ekp_sig_ctx *c, const char *name)
 /* The running digest for c->md: core's (no library context, no fetch: a
  * fetch would build a method store in every process, ~1 ms, and the
  * application's default context could route it to an ENGINE). */
-static int ekp_sig_start_md(ekp_sig_ctx *c)
+int ekp_sig_start_md(ekp_sig_ctx *c)
 {
     if (c->mdctx != NULL)
         return ek_md_ctx_reset(c->mdctx, c->md);

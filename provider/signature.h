@@ -25,6 +25,11 @@ typedef struct ekp_sig_ctx {
     int saltlen;       /* RSA-PSS: RSA_PSS_SALTLEN_* or a byte count */
     ek_md mgf1;        /* RSA-PSS: EK_MD_NONE = same as md */
     EVP_PKEY *soft;    /* verification key (default provider) */
+    /* Composite algorithms (signature_sigalg.c, OpenSSL >= 3.4 only): */
+    ek_md fixed_md;      /* the digest the algorithm's name fixes (RSA-SHA256...) */
+    int msg;             /* sign/verify_message_init: sign and verify take the message */
+    unsigned char *vsig; /* verify_message_final: the signature, set as a parameter */
+    size_t vsiglen;
 } ekp_sig_ctx;
 
 /* Shared entry points; the newctx wrappers pick the algorithm. */
@@ -45,6 +50,9 @@ int ekp_sig_init(ekp_sig_ctx *c, void *provkey, int verify, const OSSL_PARAM par
                  ekp_sig_set_params_fn set_params);
 int ekp_sig_digest_init(ekp_sig_ctx *c, const char *mdname, void *provkey, int verify,
                         const OSSL_PARAM params[], ekp_sig_set_params_fn set_params);
+
+/* (Re)start the running digest for c->md. */
+int ekp_sig_start_md(ekp_sig_ctx *c);
 
 /* Choose the digest by name (refused: anything but SHA-1/SHA-2). */
 int ekp_sig_set_md(ekp_sig_ctx *c, const char *name);
