@@ -6,6 +6,7 @@
 # cache entry of its own beside the prefix (which stays as it was):
 #
 #   $cache/tools-<prefix name>/opensc-<v>/{bin/pkcs11-tool,lib,VERSIONS,NOTES,.complete}
+#   (NOTES: the summary lines on pkcs11-tool, libp11 and tpm2-openssl)
 #
 #   compat_tools PREFIX NOTES   prints the bin directory to put first on PATH
 #                               (building the entry if none is whole), or
@@ -42,8 +43,6 @@ compat_tools() {
         [ -n "$d" ] || return 0 # no source: Debian 12's pkcs11-tool, said in NOTES
     fi
     compat_check_tool "$d/bin/pkcs11-tool" "$prefix" || return 1
-    echo "compat: pkcs11-tool: OpenSC $(sed -n 's/^opensc //p' "$d/VERSIONS") built on" \
-        "$(basename "$prefix" | sed 's/+.*//') ($d)" >>"$notes"
     cat "$d/NOTES" >>"$notes"
     echo "$d/bin"
 }
@@ -93,7 +92,11 @@ compat_tools_make() {
         # The entry's RUNPATH names $d; checked there after the move.
         printf 'opensc %s\nsuite %s\nbuilt %s; %ss\n' "$v" "$s" \
             "$(date -u +%FT%TZ)" $(($(date +%s) - t0)) >"$work/stage$d/VERSIONS"
-        cp "$tmp/NOTES" "$work/stage$d/NOTES"
+        { # which pkcs11-tool, then the peers' lines
+            echo "compat: pkcs11-tool: OpenSC $v from Debian $s${COMPAT_WHY:+ ($COMPAT_WHY)}," \
+                "built on the prefix's OpenSSL in $d"
+            cat "$tmp/NOTES"
+        } >"$work/stage$d/NOTES"
         rm -rf "$d"
         mv "$work/stage$d" "$d"
         compat_check_tool "$d/bin/pkcs11-tool" "$prefix" || { rm -rf "$d"; exit 1; }
