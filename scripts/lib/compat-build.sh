@@ -7,6 +7,9 @@
 #   compat_unpack DSC DIR                  dpkg-source -x (applies Debian's patches)
 #   compat_build_openssl SRC PREFIX STAGE  libcrypto, libssl, openssl, providers
 #   compat_build_tss SRC PREFIX STAGE      ESYS, SYS, MU, RC, TCTI loader and TCTIs
+#   compat_build_opensc SRC DEST STAGE PREFIX  OpenSC's pkcs11-tool (and the
+#                                          libopensc it links) into DEST, on
+#                                          PREFIX's OpenSSL
 #
 # PREFIX is the final path (baked into RUNPATH, OPENSSLDIR and MODULESDIR);
 # files go to STAGE/PREFIX, and the caller moves them into place when both
@@ -53,5 +56,30 @@ compat_build_tss() {
                 CPPFLAGS="-I$stage$prefix/include" &&
             "${COMPAT_MAKE[@]}" &&
             make install DESTDIR="$stage"
+    )
+}
+
+compat_build_opensc() {
+    local src=$1 dest=$2 stage=$3 prefix=$4 d
+    # Only what pkcs11-tool links (libopensc and its convenience libraries);
+    # OpenSC wants exactly one reader driver: CT-API, a library it would
+    # dlopen, needs no PC/SC daemon or headers. No docs, tests or -Werror
+    # (strict mode: a newer compiler or OpenSSL warns where 0.23 did not).
+    (
+        cd "$src" &&
+            ./bootstrap &&
+            PKG_CONFIG_PATH="$prefix/lib/pkgconfig" nice -n 10 ./configure \
+                --prefix="$dest" --disable-static --disable-strict \
+                --disable-pcsc --enable-ctapi --disable-openct --disable-sm \
+                --disable-notify --disable-zlib --disable-readline --disable-openpace \
+                --disable-man --disable-doc --disable-dnie-ui --disable-autostart-items \
+                --disable-cmocka --enable-openssl \
+                LDFLAGS="-Wl,-rpath,$prefix/lib" &&
+            for d in common scconf ui pkcs15init sm libopensc; do
+                "${COMPAT_MAKE[@]}" -C "src/$d" || exit 1
+            done &&
+            "${COMPAT_MAKE[@]}" -C src/tools pkcs11-tool &&
+            make -C src/libopensc install DESTDIR="$stage" &&
+            make -C src/tools install-binPROGRAMS bin_PROGRAMS=pkcs11-tool DESTDIR="$stage"
     )
 }

@@ -7,6 +7,12 @@
 #   compat_fetch PKG PREFIX OUT download into OUT the newest source of PKG
 #                               whose version starts with PREFIX that the
 #                               archive still serves; prints that version
+#   compat_fetch_from DIR PKG PREFIX OUT SUITE...
+#                               compat_fetch through each SUITE in turn (one
+#                               private configuration each, DIR/SUITE) until
+#                               one serves PKG; prints "VERSION SUITE", else
+#                               fails with COMPAT_WHY saying what each listed
+#   compat_own_suite            the machine's own Debian suite (bookworm)
 #
 # The archive URI is the machine's own (deb822 .sources or sources.list):
 # the repository names no host.
@@ -36,20 +42,22 @@ compat_archive_uri() {
 
 compat_apt_init() {
     local dir=$1 suite=$2 uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-    uri=$(compat_archive_uri) || return 1
-    mkdir -p "$dir/apt/sourceparts" "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
-    : >"$dir/apt/sources.list"
-    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
-        "$uri" "$suite" "$keyring" >"$dir/apt/sourceparts/compat.sources"
     COMPAT_APT=(-o "Dir::Etc::sourcelist=$dir/apt/sources.list"
         -o "Dir::Etc::sourceparts=$dir/apt/sourceparts"
         -o "Dir::State::Lists=$dir/apt/lists"
         -o "Dir::State::status=/dev/null"
         -o "Dir::Cache=$dir/apt/cache"
         -o "APT::Sandbox::User=root")
+    [ -f "$dir/apt/updated" ] && return 0 # several packages from one suite: one update
+    uri=$(compat_archive_uri) || return 1
+    mkdir -p "$dir/apt/sourceparts" "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
+    : >"$dir/apt/sources.list"
+    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+        "$uri" "$suite" "$keyring" >"$dir/apt/sourceparts/compat.sources"
     echo "compat: apt-get update (deb-src $suite from the machine's archive, private lists)"
     apt-get "${COMPAT_APT[@]}" update -qq >"$dir/apt/update.log" 2>&1 ||
         { cat "$dir/apt/update.log" >&2; return 1; }
+    touch "$dir/apt/updated"
 }
 
 # Versions of source package PKG starting with PREFIX, newest first.
@@ -79,5 +87,33 @@ compat_fetch() {
     else
         echo "compat: no listed $pkg version could be downloaded (${tried[*]}); logs in $out" >&2
     fi
+    return 1
+}
+
+compat_own_suite() {
+    # shellcheck source=/dev/null
+    (. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")
+}
+
+# Debian 13's opensc, libp11 and tpm2-openssl were listed but not served
+# here, while Debian 12's opensc was: a peer tool may come from another suite.
+# Not in a command substitution: COMPAT_WHY must reach the caller.
+compat_fetch_from() {
+    local dir=$1 pkg=$2 prefix=$3 out=$4 s listed
+    shift 4
+    COMPAT_WHY=
+    for s in "$@"; do
+        if ! compat_apt_init "$dir/$s" "$s" >&2; then
+            COMPAT_WHY+="${COMPAT_WHY:+; }$s: apt-get update failed"
+            continue
+        fi
+        if compat_fetch "$pkg" "$prefix" "$out" >"$out.version"; then
+            echo "$(cat "$out.version") $s"
+            return 0
+        fi
+        listed=$(compat_versions "$pkg" "$prefix" | tr '\n' ' ')
+        COMPAT_WHY+="${COMPAT_WHY:+; }$s: ${listed:+${listed% } listed, not served}"
+        [ -n "$listed" ] || COMPAT_WHY+="none listed"
+    done
     return 1
 }

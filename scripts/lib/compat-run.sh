@@ -2,10 +2,14 @@
 # Sourced by scripts/compat: build edgekey against a compat prefix and run
 # the unit, tpm, provider and PKCS#11 interop suites on it.
 #
-#   compat_run PREFIX ASAN   ASAN=1: build-compat-asan with ASan+UBSan
+#   compat_run PREFIX ASAN TOOLS NOTES   (EDGEKEY_COMPAT_JOBS: meson test
+#                                         processes, 1 unless set)
+#       ASAN=1: build-compat-asan with ASan+UBSan; TOOLS: a bin directory
+#       (pkcs11-tool on the prefix, compat-tools.sh) put first on PATH, or
+#       empty; NOTES: a file of lines on the peer programs, printed at the end
 #
-# Prints the versions tested and "N passed, N failed[, N skipped]"; returns
-# non-zero on any failure.
+# Prints the versions tested, NOTES and "N passed, N failed[, N skipped]";
+# returns non-zero on any failure.
 
 # Names of the tests to run: suites unit, tpm and pkcs11, and the provider
 # interop tests (named provider-*; their suites are interop/direct/abrmd).
@@ -31,7 +35,7 @@ PY
 
 # Needs $root (the source tree), set by scripts/compat.
 compat_run() {
-    local prefix=$1 asan=$2 dir opts=(-Dbuildtype=debugoptimized) mult=() extra ov tv
+    local prefix=$1 asan=$2 tools=$3 notes=$4 dir opts=(-Dbuildtype=debugoptimized) mult=() extra ov tv
     dir=${root:?}/build-compat
     if [ "$asan" = 1 ]; then
         dir=${root:?}/build-compat-asan mult=(--timeout-multiplier 3)
@@ -51,9 +55,14 @@ compat_run() {
     ninja -C "$dir" -j1 || { echo "compat: edgekey build failed"; return 1; }
     compat_check_link "$dir" "$prefix" || return 1
 
-    # The prefix's openssl first on PATH; OPENSSL_MODULES (our provider) and
-    # the rest come from the tests' own environment.
+    # The prefix's openssl and pkcs11-tool first on PATH; OPENSSL_MODULES
+    # (our provider) and the rest come from the tests' own environment.
     export PATH=$prefix/bin:$PATH EDGEKEY_COMPAT_PREFIX=$prefix
+    if [ -n "$tools" ]; then
+        compat_check_tool "$tools/pkcs11-tool" "$prefix" || return 1
+        PATH=$tools:$PATH
+    fi
+    echo "compat: pkcs11-tool is $(command -v pkcs11-tool)"
     # libp11's Debian 13 source is not served by every mirror; Debian 12's
     # engine (public OpenSSL 3 API only) loads into 3.5 by soname.
     export EK_LIBP11_ENGINE=${EK_LIBP11_ENGINE:-$(/usr/bin/openssl version -e |
@@ -65,7 +74,7 @@ compat_run() {
     [ ${#names[@]} -gt 0 ] || mapfile -t names < <(compat_tests "$dir")
     EK_P11_BIG=${EK_P11_BIG:-10000} EK_P11_PER_PROC=${EK_P11_PER_PROC:-500} \
         EK_P11_PER_THREAD=${EK_P11_PER_THREAD:-200} \
-        meson test -C "$dir" --num-processes 1 --print-errorlogs "${mult[@]}" \
+        meson test -C "$dir" --num-processes "${EDGEKEY_COMPAT_JOBS:-1}" --print-errorlogs "${mult[@]}" \
         "${names[@]}" "${extra[@]}"
     local rc=$?
     ov=$("$prefix/bin/openssl" version | awk '{print $2}')
@@ -74,6 +83,7 @@ compat_run() {
     [ -f "$dir/meson-logs/testlog.json" ] && read -r p f s < <(compat_count "$dir")
     echo "compat: tested OpenSSL $ov, tpm2-tss $tv ($(sed -n 's/^openssl //p;' "$prefix/VERSIONS") /" \
         "$(sed -n 's/^tpm2-tss //p' "$prefix/VERSIONS") from Debian $(sed -n 's/^suite //p' "$prefix/VERSIONS"))"
+    cat "$notes"
     local line="$p passed, $f failed"
     [ "$s" -gt 0 ] && line="$line, $s skipped"
     echo "$line"
