@@ -292,4 +292,3 @@ static int ekp_dec_does_selection(void *provctx, int selection)
 EKP_DECODER_TABLE(ekp_pem2der_decoder_functions, ekp_pem2der_decode);
 EKP_DECODER_TABLE(ekp_tss2_rsa_decoder_functions, ekp_tss2_rsa_decode);
 EKP_DECODER_TABLE(ekp_tss2_ec_decoder_functions, ekp_tss2_ec_decode);
-

@@ -17,14 +17,14 @@ typedef struct ekp_sig_ctx {
     ekp_prov *prov;
     ek_alg alg; /* EK_ALG_RSA or EK_ALG_EC: which implementation */
     char *propq;
-    ekp_key *key;      /* own reference */
-    int verify;        /* 0 sign, 1 verify */
-    ek_md md;          /* EK_MD_NONE: not chosen yet */
-    ek_md_ctx *mdctx;  /* running digest (digest_sign/verify), core's: no fetch */
-    int pad;           /* RSA: RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
-    int saltlen;       /* RSA-PSS: RSA_PSS_SALTLEN_* or a byte count */
-    ek_md mgf1;        /* RSA-PSS: EK_MD_NONE = same as md */
-    EVP_PKEY *soft;    /* verification key (default provider) */
+    ekp_key *key;     /* own reference */
+    int verify;       /* 0 sign, 1 verify */
+    ek_md md;         /* EK_MD_NONE: not chosen yet */
+    ek_md_ctx *mdctx; /* running digest (digest_sign/verify), core's: no fetch */
+    int pad;          /* RSA: RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
+    int saltlen;      /* RSA-PSS: RSA_PSS_SALTLEN_* or a byte count */
+    ek_md mgf1;       /* RSA-PSS: EK_MD_NONE = same as md */
+    EVP_PKEY *soft;   /* verification key (default provider) */
     /* Composite algorithms (signature_sigalg.c, OpenSSL >= 3.4 only): */
     ek_md fixed_md;      /* the digest the algorithm's name fixes (RSA-SHA256...) */
     int msg;             /* sign/verify_message_init: sign and verify take the message */
