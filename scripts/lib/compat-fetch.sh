@@ -85,7 +85,7 @@ compat_fetch() {
     if [ ${#tried[@]} -eq 0 ]; then
         echo "compat: the source index lists no $pkg $prefix*; check the suite" >&2
     else
-        echo "compat: no listed $pkg version could be downloaded (${tried[*]}); logs in $out" >&2
+        echo "compat: no listed $pkg version could be downloaded (${tried[*]}; the error of each is above)" >&2
     fi
     return 1
 }
