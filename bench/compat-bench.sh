@@ -73,12 +73,12 @@ ek_pki_ca "$pki"
 openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/server.key" -out "$pki/server.csr" \
     -subj /CN=localhost 2>>"$LOG"
 ek_pki_sign_csr "$pki" "$pki/server.csr" "$pki/server.pem" server
-openssl genpkey -provider edgekey -provider default -algorithm EC -pkeyopt group:P-256 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm EC -pkeyopt group:P-256 \
     -out "$T/p256.key" 2>>"$LOG" || fail "genpkey P-256"
-openssl genpkey -provider edgekey -provider default -algorithm RSA -pkeyopt bits:2048 \
+openssl genpkey "${EK_PROV_GEN[@]}" -algorithm RSA -pkeyopt bits:2048 \
     -out "$T/rsa.key" 2>>"$LOG" || fail "genpkey RSA"
 for k in p256 rsa; do
-    openssl req -new -provider edgekey -provider default -key "$T/$k.key" -subj "/CN=$k" \
+    openssl req -new "${EK_PROV[@]}" -key "$T/$k.key" -subj "/CN=$k" \
         -out "$T/$k.csr" 2>>"$LOG" || fail "CSR $k"
     ek_pki_sign_csr "$pki" "$T/$k.csr" "$T/$k.pem" client
 done
