@@ -143,6 +143,7 @@ genkey() {
     local -a rq=(-provider default)
     [ "$prov" = tpm2 ] && prov=$T2PROV
     [ "$prov" != none ] && rq=(-provider "$prov" -provider default)
+    [ "$prov" = edgekey ] && rq=(-provider default -provider edgekey) # the order edgekey requires
     openssl req -new "${rq[@]}" -key "$T/$name.key" -subj "/CN=$name" -out "$T/$name.csr" \
         2>>"$LOG" || { note "FAILED: CSR for $name"; return 1; }
     ek_pki_sign_csr "$pki" "$T/$name.csr" "$T/$name.pem" client
