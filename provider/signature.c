@@ -309,6 +309,19 @@ int ekp_sig_get_common_params(ekp_sig_ctx *c, OSSL_PARAM params[])
     return 1;
 }
 
+const OSSL_PARAM *ekp_sig_gettable_common(void *ctx, void *provctx)
+{
+    static const OSSL_PARAM types[] = {
+        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_size_t(OSSL_SIGNATURE_PARAM_DIGEST_SIZE, NULL),
+        OSSL_PARAM_END,
+    };
+    (void)ctx;
+    (void)provctx;
+    return types;
+}
+
 int ekp_sig_set_common_params(ekp_sig_ctx *c, const OSSL_PARAM params[])
 {
     const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST);

@@ -59,6 +59,9 @@ int ekp_sig_set_md(ekp_sig_ctx *c, const char *name);
 /* Common ctx params: digest get/set and algorithm-id. */
 int ekp_sig_get_common_params(ekp_sig_ctx *c, OSSL_PARAM params[]);
 int ekp_sig_set_common_params(ekp_sig_ctx *c, const OSSL_PARAM params[]);
+/* The gettable list of ekp_sig_get_common_params (ECDSA and the composite
+ * algorithms answer nothing more). */
+const OSSL_PARAM *ekp_sig_gettable_common(void *ctx, void *provctx);
 
 /* DER AlgorithmIdentifier of the signature the context would make
  * (malloc'ed with OPENSSL_malloc via i2d; caller OPENSSL_free()s). */

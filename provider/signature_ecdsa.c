@@ -17,19 +17,6 @@ static int ekp_ecdsa_get_ctx_params(void *ctx, OSSL_PARAM params[])
     return ekp_sig_get_common_params(ctx, params);
 }
 
-static const OSSL_PARAM *ekp_ecdsa_gettable_ctx_params(void *ctx, void *provctx)
-{
-    static const OSSL_PARAM types[] = {
-        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
-        OSSL_PARAM_size_t(OSSL_SIGNATURE_PARAM_DIGEST_SIZE, NULL),
-        OSSL_PARAM_END,
-    };
-    (void)ctx;
-    (void)provctx;
-    return types;
-}
-
 static const OSSL_PARAM *ekp_ecdsa_settable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM types[] = {
@@ -86,7 +73,7 @@ const OSSL_DISPATCH ekp_ecdsa_signature_functions[] = {
     {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))ekp_sig_digest_verify_final},
     {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))ekp_sig_digest_verify},
     {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))ekp_ecdsa_get_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_gettable_ctx_params},
+    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_sig_gettable_common},
     {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))ekp_ecdsa_set_ctx_params},
     {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_settable_ctx_params},
     {0, NULL},
@@ -106,7 +93,7 @@ const OSSL_DISPATCH ekp_ecdsa_verify_only_functions[] = {
     {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))ekp_sig_digest_verify_final},
     {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))ekp_sig_digest_verify},
     {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))ekp_ecdsa_get_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_gettable_ctx_params},
+    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_sig_gettable_common},
     {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))ekp_ecdsa_set_ctx_params},
     {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))ekp_ecdsa_settable_ctx_params},
     {0, NULL},

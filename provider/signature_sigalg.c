@@ -134,19 +134,6 @@ static int ekp_sigalg_get_ctx_params(void *ctx, OSSL_PARAM params[])
     return ekp_sig_get_common_params(ctx, params);
 }
 
-static const OSSL_PARAM *ekp_sigalg_gettable_ctx_params(void *ctx, void *provctx)
-{
-    static const OSSL_PARAM types[] = {
-        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
-        OSSL_PARAM_size_t(OSSL_SIGNATURE_PARAM_DIGEST_SIZE, NULL),
-        OSSL_PARAM_END,
-    };
-    (void)ctx;
-    (void)provctx;
-    return types;
-}
-
 static const OSSL_PARAM *ekp_sigalg_settable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM types[] = {
@@ -196,7 +183,7 @@ static const char **ekp_sigalg_ec_key_types(void)
         {OSSL_FUNC_SIGNATURE_VERIFY_MESSAGE_FINAL,                                                 \
          (void (*)(void))ekp_sigalg_verify_message_final},                                         \
         {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))ekp_sigalg_get_ctx_params},           \
-        {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_sigalg_gettable_ctx_params}, \
+        {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ekp_sig_gettable_common},        \
         {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))ekp_sigalg_set_ctx_params},           \
         {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))ekp_sigalg_settable_ctx_params}, \
         {0, NULL},                                                                                 \
