@@ -15,10 +15,10 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/rsa.h>
-#include <openssl/x509.h>
+
+#include "ekp_testkey.h"
 
 static const unsigned char msg[] = "edgekey provider order and property queries";
 
@@ -64,21 +64,6 @@ static int verify(EVP_PKEY *k, const char *propq, int pad, const unsigned char *
     return r;
 }
 
-/* The public key as the default provider alone holds it (a CA's view). */
-static EVP_PKEY *soft_copy(EVP_PKEY *k)
-{
-    unsigned char *der = NULL;
-    const unsigned char *p;
-    EVP_PKEY *soft = NULL;
-    int len = i2d_PUBKEY(k, &der);
-    if (len > 0) {
-        p = der;
-        soft = d2i_PUBKEY_ex(NULL, &p, len, NULL, "provider=default");
-    }
-    OPENSSL_free(der);
-    return soft;
-}
-
 static int check_scheme(EVP_PKEY *k, EVP_PKEY *soft, int pad, const char *name)
 {
     unsigned char sig[1024], bad[sizeof(msg)];
@@ -111,20 +96,13 @@ static int check_scheme(EVP_PKEY *k, EVP_PKEY *soft, int pad, const char *name)
 
 static int check_key(const char *file)
 {
-    FILE *f = fopen(file, "r");
-    EVP_PKEY *k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-    EVP_PKEY *soft = k != NULL ? soft_copy(k) : NULL;
+    EVP_PKEY *k = ekp_test_load_key(file);
+    EVP_PKEY *soft = k != NULL ? ekp_test_soft_copy(k) : NULL;
     int ok = 0;
     char name[512];
 
-    if (f != NULL)
-        fclose(f);
     if (k == NULL || soft == NULL) {
         failed("cannot load the key and its public copy", file);
-        goto end;
-    }
-    if (strcmp(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(k)), "edgekey") != 0) {
-        failed("not an edgekey key", file);
         goto end;
     }
     if (EVP_PKEY_is_a(k, "RSA")) {
@@ -176,11 +154,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ekp-propq KEYFILE... | refused\n");
         return 2;
     }
-    if (OSSL_PROVIDER_load(NULL, "default") == NULL ||
-        OSSL_PROVIDER_load(NULL, "edgekey") == NULL) {
-        ERR_print_errors_fp(stderr);
+    if (!ekp_test_providers())
         return 1;
-    }
     for (int i = 1; i < argc; i++)
         ok = check_key(argv[i]) && ok;
     return ok ? 0 : 1;

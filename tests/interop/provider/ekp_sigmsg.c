@@ -24,9 +24,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <openssl/pem.h>
 #include <openssl/provider.h>
-#include <openssl/x509.h>
+
+#include "ekp_testkey.h"
 
 static const unsigned char msg[] = "edgekey: signature message operations, OpenSSL 3.4 and later";
 
@@ -305,36 +305,17 @@ static int check_unqualified(check *c)
     return 1;
 }
 
-static EVP_PKEY *soft_copy(EVP_PKEY *k)
-{
-    unsigned char *der = NULL;
-    const unsigned char *p;
-    EVP_PKEY *soft = NULL;
-    int len = i2d_PUBKEY(k, &der);
-    if (len > 0) {
-        p = der;
-        soft = d2i_PUBKEY_ex(NULL, &p, len, NULL, "provider=default");
-    }
-    OPENSSL_free(der);
-    return soft;
-}
-
 static int check_key(const char *file)
 {
     static const char *const rsa[][2] = {
         {"RSA-SHA256", "SHA256"}, {"RSA-SHA384", "SHA384"}, {"RSA-SHA512", "SHA512"}};
     static const char *const ec[][2] = {
         {"ECDSA-SHA256", "SHA256"}, {"ECDSA-SHA384", "SHA384"}, {"ECDSA-SHA512", "SHA512"}};
-    FILE *f = fopen(file, "r");
-    check c = {NULL, NULL, f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL, NULL, file};
-    int ok;
+    check c = {NULL, NULL, ekp_test_load_key(file), NULL, file};
+    int ok = c.k != NULL && (c.soft = ekp_test_soft_copy(c.k)) != NULL;
 
-    if (f != NULL)
-        fclose(f);
-    ok = c.k != NULL && (c.soft = soft_copy(c.k)) != NULL &&
-         strcmp(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(c.k)), "edgekey") == 0;
-    if (!ok) {
-        fprintf(stderr, "FAIL %s: not loaded as an edgekey key with a public copy\n", file);
+    if (c.k != NULL && !ok) {
+        fprintf(stderr, "FAIL %s: no public copy of the key\n", file);
         ERR_print_errors_fp(stderr);
     }
     for (int i = 0; c.soft != NULL && ok && i < 3; i++) {
@@ -356,11 +337,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ekp-sigmsg KEYFILE...\n");
         return 2;
     }
-    if (OSSL_PROVIDER_load(NULL, "default") == NULL ||
-        OSSL_PROVIDER_load(NULL, "edgekey") == NULL) {
-        ERR_print_errors_fp(stderr);
+    if (!ekp_test_providers())
         return 1;
-    }
     for (int i = 1; i < argc; i++)
         ok = check_key(argv[i]) && ok;
     return ok ? 0 : 1;
